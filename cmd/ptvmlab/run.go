@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+	"golang.org/x/term"
+
+	"github.com/ptvmlab/ptvmlab/initramfs"
+	"github.com/ptvmlab/ptvmlab/lab/boot"
+	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/cell"
+	"github.com/ptvmlab/ptvmlab/lab/kbuild"
+	"github.com/ptvmlab/ptvmlab/lab/kconfig"
+	"github.com/ptvmlab/ptvmlab/lab/report"
+	"github.com/ptvmlab/ptvmlab/lab/source"
+	"github.com/ptvmlab/ptvmlab/lab/vm"
+	"github.com/ptvmlab/ptvmlab/lab/vm/qemu"
+)
+
+// DefaultKernel is what ptvmlab runs on when --kernel is not given.
+const DefaultKernel = "debian:6.12"
+
+// common are the flags every command shares.
+type common struct {
+	kernel  string
+	arches  string
+	out     string
+	timeout time.Duration
+	jobs    int
+	appends multiString
+}
+
+type multiString []string
+
+func (m *multiString) String() string     { return strings.Join(*m, " ") }
+func (m *multiString) Set(v string) error { *m = append(*m, v); return nil }
+
+func newFlags(name string, c *common, bootFlags bool) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.StringVar(&c.kernel, "kernel", DefaultKernel, "kernel source: debian:X.Y, a tarball, a directory, URL#sha256=HEX, or git:DIR@REF")
+	fs.StringVar(&c.arches, "arch", "x86_64,i386", "comma-separated arches: x86_64, i386 (and um for build)")
+	fs.IntVar(&c.jobs, "jobs", 0, "make -j (default: the CPU count)")
+	if bootFlags {
+		fs.StringVar(&c.out, "out", "ptvmlab-out", "directory for results.json, junit.xml and per-boot logs")
+		fs.DurationVar(&c.timeout, "timeout", 3*time.Minute, "limit for each boot, from QEMU start to its end")
+		fs.Var(&c.appends, "append", "an extra kernel argument (repeatable), e.g. ptvmlab.tests=probe")
+	}
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+// env sets up what every cell shares.
+func (c *common) env() (cell.Env, error) {
+	dir, err := cache.Default()
+	if err != nil {
+		return cell.Env{}, err
+	}
+	root, err := moduleRoot()
+	if err != nil {
+		return cell.Env{}, usageError{err}
+	}
+	var progress io.Writer
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		progress = os.Stderr
+	}
+	return cell.Env{Cache: dir, ModuleDir: root, Backend: qemu.Backend{}, Jobs: c.jobs, Progress: progress}, nil
+}
+
+func (c *common) archList(bootable bool) ([]string, error) {
+	var out []string
+	for _, a := range strings.Split(c.arches, ",") {
+		a = strings.TrimSpace(a)
+		arch, err := kbuild.LookupArch(a)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--arch: %w", err)}
+		}
+		if bootable && arch.GOARCH == "" {
+			return nil, usagef("--arch %s: um kernels are not booted under QEMU; choose x86_64 or i386", a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (c *common) tree(ctx context.Context, env cell.Env) (source.Tree, error) {
+	spec, err := source.Parse(c.kernel)
+	if err != nil {
+		return source.Tree{}, usageError{err}
+	}
+	t, err := source.Resolve(ctx, env.Cache, spec)
+	if err != nil {
+		if ctx.Err() != nil {
+			return t, err
+		}
+		return t, usageError{err}
+	}
+	return t, nil
+}
+
+func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
+	var c common
+	fs := newFlags("run", &c, true)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	arches, err := c.archList(true)
+	if err != nil {
+		return err
+	}
+	env, err := c.env()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	tree, err := c.tree(ctx, env)
+	if err != nil {
+		return err
+	}
+	run := report.Run{Started: start.UTC()}
+	var errs *multierror.Error
+	for _, a := range arches {
+		rec, err := cell.Run(ctx, env, cell.Cell{Tree: tree, Series: "none", Arch: a, Cmdline: c.appends,
+			Expect: "none", Timeout: c.timeout, Out: filepath.Join(c.out, a)})
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			var dropped *kconfig.DroppedError
+			if errors.As(err, &dropped) {
+				return usageError{err}
+			}
+			rec.Status, rec.Title = string(boot.Infra), err.Error()
+			errs = multierror.Append(errs, fmt.Errorf("%s: %w", a, err))
+		}
+		run.Boots = append(run.Boots, rec)
+	}
+	run.TookS = time.Since(start).Seconds()
+	return finish(c.out, run, stdout, errs)
+}
+
+// finish writes the reports and picks the exit code.
+func finish(out string, run report.Run, stdout io.Writer, errs *multierror.Error) error {
+	if err := report.WriteAll(out, run); err != nil {
+		return err
+	}
+	report.Summary(stdout, run)
+	fmt.Fprintf(stdout, "\n%s; reports in %s\n", report.StatusLine(run), out)
+	if errs.ErrorOrNil() != nil {
+		slog.Error("some cells could not run", "err", errs.ErrorOrNil())
+	}
+	counts := report.Counts(run)
+	switch {
+	case counts[string(boot.Infra)] > 0:
+		return exitError{exitInfra}
+	case counts[string(boot.Passed)] != len(run.Boots):
+		return exitError{exitFailed}
+	}
+	return nil
+}
+
+func cmdBuild(ctx context.Context, args []string, stdout io.Writer) error {
+	var c common
+	fs := newFlags("build", &c, false)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	arches, err := c.archList(false)
+	if err != nil {
+		return err
+	}
+	env, err := c.env()
+	if err != nil {
+		return err
+	}
+	tree, err := c.tree(ctx, env)
+	if err != nil {
+		return err
+	}
+	for _, a := range arches {
+		b, err := cell.Build(ctx, env, tree, a)
+		if err != nil {
+			var dropped *kconfig.DroppedError
+			if errors.As(err, &dropped) {
+				return usageError{err}
+			}
+			return err
+		}
+		how := "built in " + b.Took.Round(time.Second).String()
+		if b.Cached {
+			how = "cache hit, no make run"
+		}
+		fmt.Fprintf(stdout, "%s %s %s: %s (%s)\n", tree.Version, a, b.Key[:12], b.Image, how)
+	}
+	return nil
+}
+
+func cmdBoot(ctx context.Context, args []string, stdout io.Writer) error {
+	var c common
+	var image string
+	fs := newFlags("boot", &c, true)
+	fs.StringVar(&image, "image", "", "the kernel image to boot (bzImage)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if image == "" {
+		return usagef("--image is required: give a bzImage, e.g. from ptvmlab build")
+	}
+	if _, err := os.Stat(image); err != nil {
+		return usageError{fmt.Errorf("--image: %w", err)}
+	}
+	arches, err := c.archList(true)
+	if err != nil {
+		return err
+	}
+	if len(arches) != 1 {
+		return usagef("--arch: boot takes exactly one arch, got %q", c.arches)
+	}
+	env, err := c.env()
+	if err != nil {
+		return err
+	}
+	arch, _ := kbuild.LookupArch(arches[0])
+	start := time.Now()
+	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache})
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(c.out, arches[0])
+	out, bootErr := env.Backend.Boot(ctx, vm.Spec{Arch: arches[0], Kernel: image, Initrd: img.Path, Cmdline: c.appends, Timeout: c.timeout, Dir: dir})
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	o := boot.Classify(out, bootErr)
+	rec := report.Boot{Kernel: image, Version: filepath.Base(image), Series: "-", Arch: arches[0], Cmdline: c.appends,
+		Status: string(o.Status), Title: o.Title, DurationS: o.Took.Seconds(), Probe: o.Probe,
+		ConsoleLog: filepath.Join(dir, "console.log"), ResultsRaw: filepath.Join(dir, "results.raw")}
+	if o.KTAP != nil {
+		rec.Tests = report.Tests(o.KTAP.Results)
+	}
+	run := report.Run{Started: start.UTC(), TookS: time.Since(start).Seconds(), Boots: []report.Boot{rec}}
+	return finish(c.out, run, stdout, nil)
+}

@@ -1,0 +1,196 @@
+// Command ptvm-init is the guest's /init: it mounts what the tests need,
+// makes device nodes itself (kernels without devtmpfs, like 2.6.29, have
+// none), opens the results channel, runs the test binary with its stdout on
+// that channel, and reboots, which ends QEMU (-no-reboot).
+//
+// The serial console gets progress lines; the results channel gets only the
+// tests' KTAP.
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
+)
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stdout, "ptvmlab-init: "+format+"\n", args...)
+}
+
+func main() {
+	fmt.Println(proto.MarkerStart)
+	mountAll()
+	args := cmdline()
+	ch, how, err := openResults(args[proto.ArgChannel])
+	if err != nil {
+		logf("no results channel: %v", err)
+		halt()
+	}
+	logf("results channel: %s", how)
+	switch args[proto.ArgFault] {
+	case "hang":
+		logf("fault=hang: sleeping forever")
+		for {
+			time.Sleep(time.Hour)
+		}
+	case "garbage":
+		logf("fault=garbage: writing random bytes")
+		b := make([]byte, 4096)
+		for i := range b {
+			b[i] = byte(rand.IntN(256))
+		}
+		ch.Write(b)
+		ch.Close()
+		halt()
+	case "exit":
+		logf("fault=exit: init exits")
+		os.Exit(0)
+	}
+	testArgs := []string{}
+	if e := args[proto.ArgExpect]; e != "" {
+		testArgs = append(testArgs, "-expect", e)
+	}
+	if t := args[proto.ArgTests]; t != "" {
+		testArgs = append(testArgs, "-tests", t)
+	}
+	cmd := exec.Command(proto.TestsBinary, testArgs...)
+	cmd.Stdout = ch
+	cmd.Stderr = os.Stdout
+	cmd.Env = []string{"PATH=/bin", "HOME=/", "TMPDIR=/tmp"}
+	err = cmd.Run()
+	logf("tests ended: %v", err)
+	ch.Sync()
+	ch.Close()
+	fmt.Println(proto.MarkerDone)
+	halt()
+}
+
+// mountAll mounts proc, sysfs, a /dev and the tmpfs mounts the tests use.
+// Failures are reported and tolerated: a kernel without sysfs still gets
+// its console, and the tests say what they miss.
+func mountAll() {
+	for _, m := range []struct{ src, dst, fstype string }{
+		{"proc", "/proc", "proc"},
+		{"sysfs", "/sys", "sysfs"},
+		{"tmpfs", "/tmp", "tmpfs"},
+	} {
+		os.MkdirAll(m.dst, 0o755)
+		if err := unix.Mount(m.src, m.dst, m.fstype, 0, ""); err != nil {
+			logf("mount %s: %v", m.dst, err)
+		}
+	}
+	os.MkdirAll("/dev", 0o755)
+	if err := unix.Mount("devtmpfs", "/dev", "devtmpfs", 0, ""); err != nil {
+		logf("no devtmpfs (%v): making device nodes from /sys", err)
+		makeNodes()
+	}
+	os.MkdirAll("/dev/shm", 0o1777)
+	if err := unix.Mount("tmpfs", "/dev/shm", "tmpfs", 0, ""); err != nil {
+		logf("mount /dev/shm: %v", err)
+	}
+}
+
+// makeNodes creates /dev/NAME for every character device sysfs lists under
+// the classes the guest uses, from its "dev" file (major:minor).
+func makeNodes() {
+	for _, class := range []string{"mem", "tty", "virtio-ports", "misc"} {
+		ents, _ := filepath.Glob("/sys/class/" + class + "/*/dev")
+		for _, devFile := range ents {
+			b, err := os.ReadFile(devFile)
+			if err != nil {
+				continue
+			}
+			maj, min, ok := strings.Cut(strings.TrimSpace(string(b)), ":")
+			if !ok {
+				continue
+			}
+			ma, _ := strconv.Atoi(maj)
+			mi, _ := strconv.Atoi(min)
+			name := filepath.Base(filepath.Dir(devFile))
+			_ = unix.Mknod("/dev/"+name, unix.S_IFCHR|0o600, int(unix.Mkdev(uint32(ma), uint32(mi))))
+		}
+	}
+}
+
+// cmdline returns the ptvmlab.* keys of /proc/cmdline.
+func cmdline() map[string]string {
+	out := map[string]string{}
+	b, err := os.ReadFile("/proc/cmdline")
+	if err != nil {
+		logf("read /proc/cmdline: %v", err)
+		return out
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if k, v, ok := strings.Cut(f, "="); ok && strings.HasPrefix(k, "ptvmlab.") {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// openResults opens the results channel: the named virtio-serial port where
+// the kernel has multiport virtio consoles (2.6.35+), else the virtio
+// console hvc0, else the second serial port. want forces one.
+func openResults(want string) (*os.File, string, error) {
+	if want == "" || want == "port" {
+		names, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
+		for _, n := range names {
+			b, err := os.ReadFile(n)
+			if err != nil || strings.TrimSpace(string(b)) != proto.ResultsPort {
+				continue
+			}
+			dev := "/dev/" + filepath.Base(filepath.Dir(n))
+			f, err := os.OpenFile(dev, os.O_WRONLY, 0)
+			if err == nil {
+				return f, "port " + proto.ResultsPort + " at " + dev, nil
+			}
+			logf("open %s: %v", dev, err)
+		}
+		if want == "port" {
+			return nil, "", fmt.Errorf("no virtio port named %s", proto.ResultsPort)
+		}
+	}
+	for _, c := range []struct{ name, dev string }{{"hvc", "/dev/hvc0"}, {"serial", "/dev/ttyS1"}} {
+		if want != "" && want != c.name {
+			continue
+		}
+		f, err := os.OpenFile(c.dev, os.O_WRONLY|unix.O_NOCTTY, 0)
+		if err == nil {
+			if c.name == "serial" {
+				rawTTY(f)
+			}
+			return f, c.name + " " + c.dev, nil
+		}
+	}
+	return nil, "", fmt.Errorf("no named port, no hvc0, no ttyS1")
+}
+
+// rawTTY turns off output post-processing (\n → \r\n) on a serial line.
+func rawTTY(f *os.File) {
+	t, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	if err != nil {
+		return
+	}
+	t.Oflag &^= unix.OPOST
+	_ = unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t)
+}
+
+// halt ends the machine: reboot with QEMU's -no-reboot makes QEMU exit.
+func halt() {
+	unix.Sync()
+	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
+		logf("reboot: %v", err)
+	}
+	for {
+		time.Sleep(time.Hour)
+	}
+}

@@ -1,0 +1,48 @@
+// Command ptvm-tests is the PTRACE_VM guest test suite. It prints KTAP on
+// stdout and exits 1 when a test failed. Run with "-tracee" it is instead the
+// traced child of a test.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/ptvmlab/ptvmlab/guesttests/suite"
+)
+
+func init() {
+	// Only the main thread is traced: keep main on it in tracee mode.
+	if len(os.Args) > 1 && os.Args[1] == suite.TraceeFlag {
+		runtime.LockOSThread()
+	}
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == suite.TraceeFlag {
+		suite.RunTracee()
+		return
+	}
+	expect := flag.String("expect", "", "the PTRACE_VM level this kernel must offer: none, skipexit or skipcall")
+	only := flag.String("tests", "", "comma-separated test names to run (default all)")
+	flag.Parse()
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ptvm-tests:", err)
+		os.Exit(2)
+	}
+	var names []string
+	if *only != "" {
+		names = strings.Split(*only, ",")
+	}
+	tests, err := suite.Select(suite.All, names)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ptvm-tests:", err)
+		os.Exit(2)
+	}
+	if suite.Run(os.Stdout, suite.Config{Self: self, Expect: *expect}, tests) > 0 {
+		os.Exit(1)
+	}
+}

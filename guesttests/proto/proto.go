@@ -1,0 +1,33 @@
+// Package proto is the little that the host and the guest must agree on:
+// the results port's name, the kernel command-line keys the guest init
+// reads, and the markers it prints. It imports only the standard library,
+// so the guest binaries stay free of host code.
+package proto
+
+// ResultsPort is the name of the virtio-serial port that carries KTAP.
+const ResultsPort = "org.ptvmlab.results"
+
+// Kernel command-line keys read by the guest init.
+const (
+	// ArgFault makes the init misbehave on purpose, for the lab's own fault
+	// tests: "hang" (never report), "garbage" (random bytes on the results
+	// port instead of KTAP), "exit" (exit, so the kernel panics).
+	ArgFault = "ptvmlab.fault"
+	// ArgTests selects the tests to run (comma-separated names); empty is all.
+	ArgTests = "ptvmlab.tests"
+	// ArgChannel forces the results channel: "port" (named virtio-serial
+	// port), "hvc" (the virtio console hvc0) or "serial" (ttyS1).
+	ArgChannel = "ptvmlab.channel"
+	// ArgExpect is the PTRACE_VM level the kernel must offer: "none" for an
+	// unpatched kernel (the negative control), "skipcall" for a patched one.
+	ArgExpect = "ptvmlab.expect"
+)
+
+// Console markers printed by the guest init on the serial console.
+const (
+	MarkerStart = "ptvmlab-init: start"
+	MarkerDone  = "ptvmlab-init: done"
+)
+
+// TestsBinary is where the test binary lives in the initramfs.
+const TestsBinary = "/bin/ptvm-tests"

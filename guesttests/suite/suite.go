@@ -1,0 +1,128 @@
+// Package suite holds the guest tests and runs them, printing KTAP (the
+// kernel selftests' format) on an io.Writer. A test that traces a child
+// re-executes this binary in tracee mode (see Tracee).
+package suite
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
+)
+
+// Test is one guest test.
+type Test struct {
+	Name string
+	Run  func(t *T)
+}
+
+// T is a running test's state, as testing.T is for go test.
+type T struct {
+	name   string
+	cfg    Config
+	failed bool
+	skip   string
+	result string // a short diagnostic for the result line
+	log    []string
+}
+
+// Config is what a run knows about the kernel under test.
+type Config struct {
+	// Self is the path of this binary, re-executed for tracees.
+	Self string
+	// Expect is the PTRACE_VM level the kernel must offer: "none",
+	// "skipexit" or "skipcall"; "" accepts any level.
+	Expect string
+}
+
+// Logf adds a diagnostic line to the test's output.
+func (t *T) Logf(format string, args ...any) { t.log = append(t.log, fmt.Sprintf(format, args...)) }
+
+// Errorf records a failure and goes on.
+func (t *T) Errorf(format string, args ...any) {
+	t.failed = true
+	t.Logf(format, args...)
+}
+
+// Fatalf records a failure and ends the test.
+func (t *T) Fatalf(format string, args ...any) {
+	t.Errorf(format, args...)
+	runtime.Goexit()
+}
+
+// Skipf ends the test as skipped, with the reason shown in KTAP.
+func (t *T) Skipf(format string, args ...any) {
+	t.skip = fmt.Sprintf(format, args...)
+	runtime.Goexit()
+}
+
+// Result sets the diagnostic printed on the test's result line.
+func (t *T) Result(s string) { t.result = s }
+
+// Run runs tests in order and writes a KTAP report to w. It returns the
+// number of failed tests.
+func Run(w io.Writer, cfg Config, tests []Test) int {
+	fmt.Fprintf(w, "KTAP version 1\n1..%d\n", len(tests))
+	failed := 0
+	for i, tc := range tests {
+		t := &T{name: tc.Name, cfg: cfg}
+		start := time.Now()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			// A tracer's requests must all come from one thread: every test
+			// gets a thread of its own, dropped when the test ends.
+			runtime.LockOSThread()
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("panic: %v", r)
+				}
+			}()
+			tc.Run(t)
+		}()
+		<-done
+		for _, l := range t.log {
+			for _, line := range strings.Split(l, "\n") {
+				fmt.Fprintf(w, "# %s: %s\n", tc.Name, line)
+			}
+		}
+		status := "ok"
+		directive := t.result
+		switch {
+		case t.failed:
+			status = "not ok"
+			failed++
+		case t.skip != "":
+			directive = "SKIP " + t.skip
+		}
+		fmt.Fprintf(w, "# %s: took %s\n", tc.Name, time.Since(start).Round(time.Microsecond))
+		if directive != "" {
+			fmt.Fprintf(w, "%s %d %s # %s\n", status, i+1, tc.Name, directive)
+		} else {
+			fmt.Fprintf(w, "%s %d %s\n", status, i+1, tc.Name)
+		}
+	}
+	return failed
+}
+
+// Select returns the tests named in names (all of them when names is
+// empty), or an error naming an unknown test.
+func Select(all []Test, names []string) ([]Test, error) {
+	if len(names) == 0 {
+		return all, nil
+	}
+	byName := map[string]Test{}
+	for _, t := range all {
+		byName[t.Name] = t
+	}
+	var out []Test
+	for _, n := range names {
+		t, ok := byName[n]
+		if !ok {
+			return nil, fmt.Errorf("unknown test %q", n)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}

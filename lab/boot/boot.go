@@ -1,0 +1,91 @@
+// Package boot turns what a machine produced (vm.Output) into a verdict: one
+// of passed, failed, panic, timeout or infra, with the parsed KTAP.
+package boot
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ptvmlab/ptvmlab/lab/ktap"
+	"github.com/ptvmlab/ptvmlab/lab/vm"
+)
+
+// Status is how a boot ended.
+type Status string
+
+// The statuses a boot ends as, exactly one each.
+const (
+	Passed  Status = "passed"  // the guest tests ran and all passed
+	Failed  Status = "failed"  // the guest tests ran and some failed, or their report is broken
+	Panic   Status = "panic"   // the console shows a kernel panic, Oops or BUG
+	Timeout Status = "timeout" // the machine ran past its limit and was stopped
+	Infra   Status = "infra"   // QEMU could not start, or the results channel never opened
+)
+
+// Outcome is one boot's verdict.
+type Outcome struct {
+	Status    Status        `json:"status"`
+	Title     string        `json:"title"` // one line: why this status
+	Took      time.Duration `json:"-"`
+	Probe     string        `json:"probe,omitempty"` // the PTRACE_VM level the probe reported
+	KTAP      *ktap.Report  `json:"ktap,omitempty"`
+	Output    *vm.Output    `json:"-"`
+	FirstKTAP time.Duration `json:"-"`
+}
+
+// Classify decides a boot's status from its output; bootErr is the error
+// the backend returned (an infrastructure failure when not nil).
+func Classify(out *vm.Output, bootErr error) Outcome {
+	if bootErr != nil {
+		o := Outcome{Status: Infra, Title: bootErr.Error(), Output: out}
+		if out != nil {
+			o.Took = out.Took
+		}
+		return o
+	}
+	o := Outcome{Output: out, Took: out.Took, FirstKTAP: out.FirstResult}
+	if len(out.Results) > 0 {
+		o.KTAP = ktap.Parse(bytes.NewReader(out.Results))
+		o.Probe = probeLevel(o.KTAP)
+	}
+	switch {
+	case out.Crashed != "":
+		o.Status, o.Title = Panic, out.Crashed
+	case out.TimedOut:
+		o.Status, o.Title = Timeout, fmt.Sprintf("no end after %s; machine stopped", out.Took.Round(time.Second))
+		if o.KTAP != nil {
+			o.Title += fmt.Sprintf(" (%d of %d results came)", len(o.KTAP.Results), o.KTAP.Plan)
+		}
+	case !out.Opened:
+		o.Status, o.Title = Infra, "results channel never opened"
+		if out.ExitErr != nil {
+			o.Title += ": " + out.ExitErr.Error()
+		}
+	case !o.KTAP.Complete():
+		o.Status = Failed
+		o.Title = fmt.Sprintf("results are not a complete KTAP report (%d results, plan %d", len(o.KTAP.Results), o.KTAP.Plan)
+		if n := len(o.KTAP.Problems); n > 0 {
+			o.Title += fmt.Sprintf(", %d bad lines, first: %s", n, o.KTAP.Problems[0])
+		}
+		o.Title += ")"
+	case len(o.KTAP.Failed()) > 0:
+		o.Status, o.Title = Failed, "failed: "+strings.Join(o.KTAP.Failed(), ", ")
+	default:
+		o.Status, o.Title = Passed, fmt.Sprintf("%d tests passed", len(o.KTAP.Results))
+	}
+	return o
+}
+
+// probeLevel reads "level=X" from the probe test's result line.
+func probeLevel(r *ktap.Report) string {
+	for _, res := range r.Results {
+		if res.Name == "probe" {
+			if l, ok := strings.CutPrefix(res.Directive, "level="); ok {
+				return l
+			}
+		}
+	}
+	return ""
+}

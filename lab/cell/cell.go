@@ -1,0 +1,110 @@
+// Package cell runs one cell of the lab: a kernel source × series × arch ×
+// boot flags. It builds (or finds in the cache) the kernel and the
+// initramfs, boots them, and returns the boot's record.
+package cell
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
+	"github.com/ptvmlab/ptvmlab/initramfs"
+	"github.com/ptvmlab/ptvmlab/lab/boot"
+	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/kbuild"
+	"github.com/ptvmlab/ptvmlab/lab/kconfig"
+	"github.com/ptvmlab/ptvmlab/lab/report"
+	"github.com/ptvmlab/ptvmlab/lab/source"
+	"github.com/ptvmlab/ptvmlab/lab/vm"
+)
+
+// Env is what every cell of a run shares.
+type Env struct {
+	Cache     cache.Dir
+	ModuleDir string // the ptvmlab module root: kconfigs/, guesttests/
+	Backend   vm.Backend
+	Jobs      int       // make -j; 0 is the CPU count
+	Progress  io.Writer // progress lines for long steps; nil for none
+}
+
+// Cell is one thing to build and boot.
+type Cell struct {
+	Tree    source.Tree
+	Series  string // "none" for the unpatched tree
+	Arch    string // x86_64 or i386
+	Cmdline []string
+	// Expect is the PTRACE_VM level the kernel must offer; "none" for an
+	// unpatched kernel.
+	Expect  string
+	Timeout time.Duration
+	// Out is the directory for this boot's console.log and results.raw.
+	Out string
+}
+
+// Build builds the cell's kernel (or finds it in the cache).
+func Build(ctx context.Context, env Env, tree source.Tree, archName string) (kbuild.Result, error) {
+	arch, err := kbuild.LookupArch(archName)
+	if err != nil {
+		return kbuild.Result{}, err
+	}
+	frags, err := kconfig.Load(filepath.Join(env.ModuleDir, "kconfigs"), arch.Fragments...)
+	if err != nil {
+		return kbuild.Result{}, err
+	}
+	return kbuild.Build(ctx, env.Cache, kbuild.Request{Tree: tree, Arch: arch, Fragments: frags, Jobs: env.Jobs, Progress: env.Progress})
+}
+
+// Run builds and boots c. Errors that stop the cell before the boot (a
+// build that fails, a config that drops symbols) are returned; everything
+// from the boot on is in the record's status.
+func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
+	rec := report.Boot{Kernel: c.Tree.Spec.Raw, Version: c.Tree.Version, Digest: c.Tree.Digest,
+		Series: c.Series, Arch: c.Arch}
+	arch, err := kbuild.LookupArch(c.Arch)
+	if err != nil {
+		return rec, err
+	}
+	if arch.GOARCH == "" {
+		return rec, fmt.Errorf("arch %s is not bootable under QEMU: choose x86_64 or i386", c.Arch)
+	}
+	b, err := Build(ctx, env, c.Tree, c.Arch)
+	if err != nil {
+		return rec, err
+	}
+	rec.Build = &report.Build{Key: b.Key, Cached: b.Cached, TookS: b.Took.Seconds(), Image: b.Image}
+	if b.Cached {
+		slog.Info("kernel build: cache hit, no make run", "arch", c.Arch, "key", b.Key[:12])
+	} else {
+		slog.Info("kernel built", "arch", c.Arch, "key", b.Key[:12], "took", b.Took.Round(time.Second))
+	}
+	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache})
+	if err != nil {
+		return rec, err
+	}
+	cmdline := append([]string(nil), c.Cmdline...)
+	if c.Expect != "" {
+		cmdline = append(cmdline, proto.ArgExpect+"="+c.Expect)
+	}
+	rec.Cmdline = cmdline
+	spec := vm.Spec{Arch: c.Arch, Kernel: b.Image, Initrd: img.Path, Cmdline: cmdline, Timeout: c.Timeout, Dir: c.Out}
+	slog.Info("booting", "arch", c.Arch, "kernel", c.Tree.Version, "timeout", c.Timeout)
+	out, bootErr := env.Backend.Boot(ctx, spec)
+	if ctx.Err() != nil {
+		return rec, ctx.Err()
+	}
+	o := boot.Classify(out, bootErr)
+	rec.Status, rec.Title, rec.DurationS, rec.Probe = string(o.Status), o.Title, o.Took.Seconds(), o.Probe
+	if o.KTAP != nil {
+		rec.Tests = report.Tests(o.KTAP.Results)
+	}
+	if out != nil {
+		rec.ConsoleLog = filepath.Join(c.Out, "console.log")
+		rec.ResultsRaw = filepath.Join(c.Out, "results.raw")
+		rec.Cmdline = spec.Cmdline
+	}
+	return rec, nil
+}

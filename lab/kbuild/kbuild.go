@@ -1,0 +1,434 @@
+// Package kbuild configures and compiles a kernel tree for one architecture,
+// out of tree, through ccache, in a fixed reproducible environment, and keeps
+// the result in the cache under a content key: a second identical request
+// runs no make at all.
+package kbuild
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/kconfig"
+	"github.com/ptvmlab/ptvmlab/lab/source"
+)
+
+// recipe changes whenever the way ptvmlab builds changes in a way that
+// changes the output; it is part of every key.
+const recipe = "kbuild/1"
+
+// Env is the fixed build environment (as tuxmake and reproducible-builds.org
+// recommend), so that two builds of the same inputs give the same image.
+var Env = []string{
+	"KBUILD_BUILD_TIMESTAMP=Mon Mar 16 00:00:00 UTC 2009",
+	"KBUILD_BUILD_USER=ptvmlab",
+	"KBUILD_BUILD_HOST=ptvmlab",
+	"KBUILD_BUILD_VERSION=1",
+	"SOURCE_DATE_EPOCH=1237161600",
+	"LC_ALL=C",
+	"TZ=UTC",
+}
+
+// Patch is one patch the tree gets before it is built: its name and the
+// digest of its content (the patch package applies it; kbuild only keys on it).
+type Patch struct {
+	Name   string
+	Digest string
+}
+
+// Request says what to build.
+type Request struct {
+	Tree      source.Tree
+	Arch      Arch
+	Fragments []kconfig.Fragment
+	// Patches are applied by Prepare into the work copy; they are listed so
+	// that they enter the keys.
+	Patches []Patch
+	// Prepare, when set, runs on the writable work copy of the tree before
+	// configuration (patch application).
+	Prepare func(ctx context.Context, dir string) error
+	// Jobs is make's -j; zero means runtime.NumCPU().
+	Jobs int
+	// Progress receives one-line progress reports; nil discards them.
+	Progress io.Writer
+}
+
+// Result is a built kernel in the cache.
+type Result struct {
+	Key    string // the build's content key
+	Dir    string // the cache entry
+	Image  string // bzImage, or the um "linux" binary
+	Config string // the final .config
+	Log    string // make's output
+	Cached bool   // true when no make ran
+	Took   time.Duration
+}
+
+// Manifest is written beside each build: what went into its key.
+type Manifest struct {
+	Recipe       string   `json:"recipe"`
+	Source       string   `json:"source"`
+	Version      string   `json:"version"`
+	Arch         string   `json:"arch"`
+	Patches      []Patch  `json:"patches"`
+	ConfigSHA256 string   `json:"config_sha256"`
+	Compiler     string   `json:"compiler"`
+	Flags        []string `json:"flags"`
+}
+
+// Error is a failed build: the kernel did not compile. It quotes the first
+// compiler error and names the kept log, and is distinct from an
+// infrastructure failure (bisect maps it to "skip").
+type Error struct {
+	Arch  string
+	First string // the first error line make or the compiler printed
+	Log   string
+	Err   error
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s build failed: %s (full log: %s)", e.Arch, e.First, e.Log)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Build returns the cached build of req, building it first when needed.
+func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
+	start := time.Now()
+	tc, err := toolchain(ctx)
+	if err != nil {
+		return Result{}, err
+	}
+	flags := append(append([]string{"ARCH=" + req.Arch.MakeArch, req.Arch.Target}, Env...), tc.makeVars...)
+	cfgKey := digest(recipe, req.Tree.Digest, req.Arch.Name, tc.version, kconfig.Text(req.Fragments), patchList(req.Patches), strings.Join(flags, "\n"))
+
+	// A configured request names its final .config; that .config names the build.
+	if cfg, err := os.ReadFile(c.Path("config", cfgKey, ".config")); err == nil {
+		key := buildKey(req, tc, flags, cfg)
+		if dir, ok := c.Lookup("build", key); ok {
+			return result(key, dir, req.Arch, true, time.Since(start)), nil
+		}
+	}
+
+	work, err := os.MkdirTemp(mkdir(c.Path("work")), req.Arch.Name+"-")
+	if err != nil {
+		return Result{}, fmt.Errorf("kbuild: %w", err)
+	}
+	defer cache.RemoveAll(work)
+	src, obj := filepath.Join(work, "src"), filepath.Join(work, "obj")
+	if err := source.CopyTree(req.Tree.Dir, src); err != nil {
+		return Result{}, fmt.Errorf("kbuild: copy %s: %w", req.Tree.Dir, err)
+	}
+	if req.Prepare != nil {
+		if err := req.Prepare(ctx, src); err != nil {
+			return Result{}, err
+		}
+	}
+	if err := os.Mkdir(obj, 0o755); err != nil {
+		return Result{}, err
+	}
+	logPath := filepath.Join(work, "build.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return Result{}, err
+	}
+	defer logf.Close()
+	m := maker{src: src, obj: obj, arch: req.Arch, env: tc.env(c, work), vars: tc.makeVars, log: logf, progress: req.Progress}
+
+	cfg, err := configure(ctx, m, req)
+	if err != nil {
+		return Result{}, keepLog(c, req.Arch.Name, logPath, err)
+	}
+	if _, err := c.Fill("config", cfgKey, func(tmp string) error {
+		return os.WriteFile(filepath.Join(tmp, ".config"), cfg, 0o644)
+	}); err != nil {
+		return Result{}, err
+	}
+	key := buildKey(req, tc, flags, cfg)
+	if dir, ok := c.Lookup("build", key); ok {
+		return result(key, dir, req.Arch, true, time.Since(start)), nil
+	}
+
+	jobs := req.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	slog.Info("building kernel", "arch", req.Arch.Name, "version", req.Tree.Version, "key", key[:12], "jobs", jobs)
+	if err := m.run(ctx, fmt.Sprintf("-j%d", jobs), req.Arch.Target); err != nil {
+		return Result{}, keepLog(c, req.Arch.Name, logPath, err)
+	}
+	logf.Close()
+	man := Manifest{Recipe: recipe, Source: req.Tree.Digest, Version: req.Tree.Version, Arch: req.Arch.Name,
+		Patches: req.Patches, ConfigSHA256: digest(string(cfg)), Compiler: tc.version, Flags: flags}
+	dir, err := c.Fill("build", key, func(tmp string) error {
+		if err := copyFile(filepath.Join(obj, req.Arch.Image), filepath.Join(tmp, filepath.Base(req.Arch.Image))); err != nil {
+			return err
+		}
+		for _, f := range []string{".config", "System.map"} {
+			if err := copyFile(filepath.Join(obj, f), filepath.Join(tmp, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+		if err := copyFile(logPath, filepath.Join(tmp, "build.log")); err != nil {
+			return err
+		}
+		b, _ := json.MarshalIndent(man, "", "  ")
+		return os.WriteFile(filepath.Join(tmp, "manifest.json"), append(b, '\n'), 0o644)
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	return result(key, dir, req.Arch, false, time.Since(start)), nil
+}
+
+func result(key, dir string, a Arch, cached bool, took time.Duration) Result {
+	return Result{Key: key, Dir: dir, Image: filepath.Join(dir, filepath.Base(a.Image)),
+		Config: filepath.Join(dir, ".config"), Log: filepath.Join(dir, "build.log"), Cached: cached, Took: took}
+}
+
+func buildKey(req Request, tc toolchainInfo, flags []string, cfg []byte) string {
+	return digest(recipe, req.Tree.Digest, req.Arch.Name, tc.version, patchList(req.Patches), strings.Join(flags, "\n"), string(cfg))
+}
+
+// configure makes the base config, merges the fragments, runs olddefconfig
+// and checks that every requested symbol survived.
+func configure(ctx context.Context, m maker, req Request) ([]byte, error) {
+	base := "tinyconfig"
+	if _, err := os.Stat(filepath.Join(m.src, "kernel", "configs", "tiny.config")); err != nil {
+		base = "allnoconfig" // tinyconfig arrived in 3.17
+	}
+	if err := m.run(ctx, base); err != nil {
+		return nil, err
+	}
+	cfgPath := filepath.Join(m.obj, ".config")
+	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	_, err = io.WriteString(f, kconfig.Text(req.Fragments))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := m.olddefconfig(ctx); err != nil {
+		return nil, err
+	}
+	cfg, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return nil, err
+	}
+	final, err := kconfig.ParseConfig(bytes.NewReader(cfg))
+	if err != nil {
+		return nil, err
+	}
+	if dropped := kconfig.Verify(final, kconfig.Requested(req.Fragments)); len(dropped) > 0 {
+		kconfig.Explain(m.src, final, dropped)
+		return nil, &kconfig.DroppedError{Arch: req.Arch.Name, Dropped: dropped}
+	}
+	return cfg, nil
+}
+
+// maker runs make in one work directory.
+type maker struct {
+	src, obj string
+	arch     Arch
+	env      []string
+	vars     []string
+	log      io.Writer
+	progress io.Writer
+}
+
+func (m maker) run(ctx context.Context, goals ...string) error {
+	return m.runStdin(ctx, nil, goals...)
+}
+
+func (m maker) runStdin(ctx context.Context, stdin io.Reader, goals ...string) error {
+	args := append([]string{"-C", m.src, "O=" + m.obj, "ARCH=" + m.arch.MakeArch}, m.vars...)
+	args = append(args, goals...)
+	cmd := exec.CommandContext(ctx, "make", args...)
+	cmd.Env = m.env
+	cmd.Stdin = stdin
+	// make's children (gcc, ld) must die with it on Ctrl-C: run the whole
+	// job in its own process group and kill the group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	fmt.Fprintf(m.log, "$ make %s\n", strings.Join(args, " "))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m.copyWithProgress(pr, strings.Join(goals, " "))
+	}()
+	err := cmd.Run()
+	pw.Close()
+	<-done
+	if err != nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("make %s: %w", strings.Join(goals, " "), ctx.Err())
+		}
+		return fmt.Errorf("make %s: %w", strings.Join(goals, " "), err)
+	}
+	return nil
+}
+
+// copyWithProgress tees make's output into the log and reports, every few
+// seconds, how many objects it has compiled.
+func (m maker) copyWithProgress(r io.Reader, what string) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	start, last := time.Now(), time.Now()
+	objs := 0
+	for sc.Scan() {
+		line := sc.Text()
+		fmt.Fprintln(m.log, line)
+		if strings.HasPrefix(line, "  CC ") || strings.HasPrefix(line, "  AS ") || strings.HasPrefix(line, "  LD ") {
+			objs++
+		}
+		if m.progress != nil && time.Since(last) > 10*time.Second {
+			last = time.Now()
+			fmt.Fprintf(m.progress, "ptvmlab: %s make %s: %d steps, %s\n", m.arch.Name, what, objs, time.Since(start).Round(time.Second))
+		}
+	}
+	_, _ = io.Copy(io.Discard, r)
+}
+
+// olddefconfig answers every new symbol with its default. Kernels before 3.7
+// have no olddefconfig target: feed oldconfig empty answers instead.
+func (m maker) olddefconfig(ctx context.Context) error {
+	mk, err := os.ReadFile(filepath.Join(m.src, "scripts", "kconfig", "Makefile"))
+	if err == nil && bytes.Contains(mk, []byte("olddefconfig")) {
+		return m.run(ctx, "olddefconfig")
+	}
+	return m.runStdin(ctx, strings.NewReader(strings.Repeat("\n", 100000)), "oldconfig")
+}
+
+type toolchainInfo struct {
+	version  string
+	ccache   bool
+	makeVars []string
+}
+
+// toolchain names the compiler (its version enters every key) and decides
+// whether ccache fronts it.
+func toolchain(ctx context.Context) (toolchainInfo, error) {
+	out, err := exec.CommandContext(ctx, "gcc", "--version").Output()
+	if err != nil {
+		return toolchainInfo{}, fmt.Errorf("gcc --version: %w; install it with: apt-get install build-essential", err)
+	}
+	tc := toolchainInfo{version: firstLine(out)}
+	if _, err := exec.LookPath("ccache"); err == nil {
+		tc.ccache = true
+		tc.makeVars = []string{"CC=ccache gcc", "HOSTCC=ccache gcc"}
+	} else {
+		slog.Warn("ccache not found: every build compiles from scratch; install it with: apt-get install ccache")
+	}
+	return tc, nil
+}
+
+// env is the environment make runs in: the caller's PATH and HOME, the fixed
+// reproducible values, and ccache pointed at the cache with base_dir at the
+// work area, so that the same file in two work copies (patched and
+// unpatched, two eras) hits the same ccache entry.
+func (tc toolchainInfo) env(c cache.Dir, work string) []string {
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	env = append(env, Env...)
+	if tc.ccache {
+		env = append(env, "CCACHE_DIR="+c.Path("ccache"), "CCACHE_BASEDIR="+filepath.Dir(work),
+			"CCACHE_NOHASHDIR=1", "CCACHE_SLOPPINESS=time_macros")
+	}
+	return env
+}
+
+var errorLineRe = regexp.MustCompile(`(: (fatal )?error: )|(^make(\[\d+\])?: \*\*\* )|(: undefined reference to )`)
+
+// FirstError returns the first line of a build log that looks like a compiler,
+// linker or make error.
+func FirstError(log []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(log))
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if errorLineRe.MatchString(sc.Text()) {
+			return strings.TrimSpace(sc.Text())
+		}
+	}
+	return "no error line found in the log"
+}
+
+// keepLog copies a failed build's log into the cache's failed/ directory and
+// wraps err as a build Error quoting the first error line. Configuration
+// errors (dropped symbols) pass through unchanged.
+func keepLog(c cache.Dir, arch, logPath string, err error) error {
+	var dropped *kconfig.DroppedError
+	if errors.As(err, &dropped) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	b, _ := os.ReadFile(logPath)
+	kept := c.Path("failed", fmt.Sprintf("%s-%s.log", arch, time.Now().UTC().Format("20060102T150405")))
+	if mkdir(filepath.Dir(kept)) != "" {
+		_ = cache.WriteFileAtomic(kept, b, 0o644)
+	}
+	return &Error{Arch: arch, First: FirstError(b), Log: kept, Err: err}
+}
+
+func mkdir(p string) string {
+	if os.MkdirAll(p, 0o755) != nil {
+		return ""
+	}
+	return p
+}
+
+func patchList(ps []Patch) string {
+	var b strings.Builder
+	for _, p := range ps {
+		b.WriteString(p.Name + " " + p.Digest + "\n")
+	}
+	return b.String()
+}
+
+func digest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s\n", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	st, err := os.Stat(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, st.Mode().Perm())
+}
+
+func firstLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

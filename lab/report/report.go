@@ -1,0 +1,255 @@
+// Package report writes a run's results: results.json (one record per
+// boot), junit.xml (one testsuite per boot, for CI dashboards) and a short
+// human summary.
+package report
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/ktap"
+)
+
+// Test is one guest test's result.
+type Test struct {
+	Name       string   `json:"name"`
+	Status     string   `json:"status"`
+	Directive  string   `json:"directive,omitempty"`
+	Diagnostic []string `json:"diagnostic,omitempty"`
+	Subtests   []Test   `json:"subtests,omitempty"`
+}
+
+// Build describes the kernel build a boot used.
+type Build struct {
+	Key    string  `json:"key"`
+	Cached bool    `json:"cached"`
+	TookS  float64 `json:"took_s"`
+	Image  string  `json:"image"`
+}
+
+// Boot is one boot's record.
+type Boot struct {
+	Kernel     string   `json:"kernel"`  // the --kernel spec
+	Version    string   `json:"version"` // e.g. 6.12.57
+	Digest     string   `json:"source_digest"`
+	Series     string   `json:"series"` // the patch series applied, "none" for none
+	Arch       string   `json:"arch"`
+	Cmdline    []string `json:"cmdline"`
+	Status     string   `json:"status"`
+	Title      string   `json:"title"`
+	DurationS  float64  `json:"duration_s"`
+	Probe      string   `json:"probe,omitempty"`
+	Tests      []Test   `json:"tests"`
+	Build      *Build   `json:"build,omitempty"`
+	ConsoleLog string   `json:"console_log,omitempty"`
+	ResultsRaw string   `json:"results_raw,omitempty"`
+}
+
+// Run is a whole run: every boot.
+type Run struct {
+	Started time.Time `json:"started"`
+	TookS   float64   `json:"took_s"`
+	Boots   []Boot    `json:"boots"`
+}
+
+// Tests converts KTAP results.
+func Tests(rs []ktap.Result) []Test {
+	var out []Test
+	for _, r := range rs {
+		out = append(out, Test{Name: r.Name, Status: string(r.Status), Directive: r.Directive,
+			Diagnostic: r.Diagnostic, Subtests: Tests(r.Subtests)})
+	}
+	return out
+}
+
+// WriteAll writes results.json and junit.xml into dir.
+func WriteAll(dir string, r Run) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := cache.WriteFileAtomic(filepath.Join(dir, "results.json"), append(js, '\n'), 0o644); err != nil {
+		return fmt.Errorf("results.json: %w", err)
+	}
+	x, err := JUnit(r)
+	if err != nil {
+		return err
+	}
+	if err := cache.WriteFileAtomic(filepath.Join(dir, "junit.xml"), x, 0o644); err != nil {
+		return fmt.Errorf("junit.xml: %w", err)
+	}
+	return nil
+}
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Errors    int         `xml:"errors,attr"`
+	Skipped   int         `xml:"skipped,attr"`
+	Time      string      `xml:"time,attr"`
+	Cases     []junitCase `xml:"testcase"`
+	SystemOut string      `xml:"system-out,omitempty"`
+}
+
+type junitCase struct {
+	Name      string    `xml:"name,attr"`
+	Classname string    `xml:"classname,attr"`
+	Failure   *junitMsg `xml:"failure,omitempty"`
+	Error     *junitMsg `xml:"error,omitempty"`
+	Skipped   *junitMsg `xml:"skipped,omitempty"`
+	SystemOut string    `xml:"system-out,omitempty"`
+}
+
+type junitMsg struct {
+	Message string `xml:"message,attr"`
+	Body    string `xml:",chardata"`
+}
+
+// SuiteName names a boot in JUnit and in summaries.
+func (b Boot) SuiteName() string {
+	return fmt.Sprintf("%s/%s/%s", b.Version, b.Series, b.Arch)
+}
+
+// JUnit renders r as JUnit XML. A boot that did not end as passed or
+// failed (panic, timeout, infra) becomes one errored test case named "boot",
+// so that no CI dashboard reads a crashed kernel as "no tests, all fine".
+func JUnit(r Run) ([]byte, error) {
+	var all junitSuites
+	for _, b := range r.Boots {
+		s := junitSuite{Name: b.SuiteName(), Time: fmt.Sprintf("%.3f", b.DurationS)}
+		for _, t := range flatten("", b.Tests) {
+			c := junitCase{Name: t.Name, Classname: s.Name, SystemOut: strings.Join(t.Diagnostic, "\n")}
+			switch ktap.Status(t.Status) {
+			case ktap.Fail:
+				c.Failure = &junitMsg{Message: "not ok " + t.Name, Body: strings.Join(t.Diagnostic, "\n")}
+				s.Failures++
+			case ktap.Error:
+				c.Error = &junitMsg{Message: t.Directive}
+				s.Errors++
+			case ktap.Skip:
+				c.Skipped = &junitMsg{Message: t.Directive}
+				s.Skipped++
+			}
+			s.Cases = append(s.Cases, c)
+		}
+		switch b.Status {
+		case "panic", "timeout", "infra":
+			s.Cases = append(s.Cases, junitCase{Name: "boot", Classname: s.Name,
+				Error: &junitMsg{Message: b.Status + ": " + b.Title}})
+			s.Errors++
+		case "failed":
+			if s.Failures == 0 {
+				s.Cases = append(s.Cases, junitCase{Name: "boot", Classname: s.Name,
+					Failure: &junitMsg{Message: b.Title}})
+				s.Failures++
+			}
+		}
+		s.Tests = len(s.Cases)
+		all.Tests += s.Tests
+		all.Failures += s.Failures
+		all.Errors += s.Errors
+		all.Suites = append(all.Suites, s)
+	}
+	out, err := xml.MarshalIndent(all, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header), append(out, '\n')...), nil
+}
+
+func flatten(prefix string, ts []Test) []Test {
+	var out []Test
+	for _, t := range ts {
+		t.Name = prefix + t.Name
+		out = append(out, t)
+		out = append(out, flatten(t.Name+"/", t.Subtests)...)
+	}
+	return out
+}
+
+// Summary writes a short table: one line per boot, then the failed tests
+// with their diagnostics.
+func Summary(w io.Writer, r Run) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "KERNEL\tSERIES\tARCH\tSTATUS\tPROBE\tTESTS\tTIME\tBUILD\tDETAIL")
+	for _, b := range r.Boots {
+		pass := 0
+		for _, t := range b.Tests {
+			if t.Status == string(ktap.Pass) {
+				pass++
+			}
+		}
+		build := "-"
+		if b.Build != nil {
+			build = "built"
+			if b.Build.Cached {
+				build = "cached"
+			}
+		}
+		probe := b.Probe
+		if probe == "" {
+			probe = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%.1fs\t%s\t%s\n", b.Version, b.Series, b.Arch, b.Status, probe,
+			pass, len(b.Tests), b.DurationS, build, b.Title)
+	}
+	tw.Flush()
+	for _, b := range r.Boots {
+		for _, t := range flatten("", b.Tests) {
+			if t.Status == string(ktap.Fail) {
+				fmt.Fprintf(w, "\n%s: not ok %s\n", b.SuiteName(), t.Name)
+				for _, d := range t.Diagnostic {
+					fmt.Fprintf(w, "    %s\n", d)
+				}
+			}
+		}
+		if b.ConsoleLog != "" && b.Status != "passed" {
+			fmt.Fprintf(w, "%s: console log %s\n", b.SuiteName(), b.ConsoleLog)
+		}
+	}
+}
+
+// Counts tallies boots by status.
+func Counts(r Run) map[string]int {
+	m := map[string]int{}
+	for _, b := range r.Boots {
+		m[b.Status]++
+	}
+	return m
+}
+
+// StatusLine is a one-line tally, statuses in a fixed order.
+func StatusLine(r Run) string {
+	m := Counts(r)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%d %s", m[k], k))
+	}
+	return fmt.Sprintf("%d boots: %s", len(r.Boots), strings.Join(parts, ", "))
+}
