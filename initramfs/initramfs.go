@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 
@@ -58,10 +59,72 @@ var Binaries = map[string]string{
 }
 
 // Build compiles the guest binaries and writes the image into the cache.
+// An image whose inputs (guest sources, go.mod, Go version, GOARCH, extra
+// files) are unchanged is found by their digest without running go at all.
 func Build(ctx context.Context, o Opts) (Image, error) {
 	if o.GOARCH != "amd64" && o.GOARCH != "386" {
 		return Image{}, fmt.Errorf("initramfs: GOARCH %q: want amd64 or 386", o.GOARCH)
 	}
+	inputs, err := inputDigest(o)
+	if err != nil {
+		return Image{}, err
+	}
+	byInput := o.Cache.Path("initramfs", "by-input", inputs)
+	if b, err := os.ReadFile(byInput); err == nil {
+		p := o.Cache.Path("initramfs", strings.TrimSpace(string(b))+".cpio")
+		if _, err := os.Stat(p); err == nil {
+			return Image{Path: p, Digest: strings.TrimSpace(string(b)), Cached: true}, nil
+		}
+	}
+	img, err := build(ctx, o)
+	if err != nil {
+		return img, err
+	}
+	if err := os.MkdirAll(filepath.Dir(byInput), 0o755); err == nil {
+		_ = cache.WriteFileAtomic(byInput, []byte(img.Digest+"\n"), 0o644)
+	}
+	return img, nil
+}
+
+// inputDigest names everything an image is made from: the module's go.mod
+// and go.sum, every file under guesttests/, the Go toolchain, GOARCH, and
+// each extra file's content.
+func inputDigest(o Opts) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "initramfs/1 %s %s\n", runtime.Version(), o.GOARCH)
+	add := func(p string) error {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("initramfs input %s: %w", p, err)
+		}
+		fmt.Fprintf(h, "%s %d\n", p, len(b))
+		h.Write(b)
+		return nil
+	}
+	for _, f := range []string{"go.mod", "go.sum"} {
+		if err := add(filepath.Join(o.ModuleDir, f)); err != nil {
+			return "", err
+		}
+	}
+	err := filepath.WalkDir(filepath.Join(o.ModuleDir, "guesttests"), func(p string, de os.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		return add(p)
+	})
+	if err != nil {
+		return "", err
+	}
+	for _, f := range o.Files {
+		fmt.Fprintf(h, "-> %s\n", f.Dst)
+		if err := add(f.Src); err != nil {
+			return "", err
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func build(ctx context.Context, o Opts) (Image, error) {
 	bin, err := os.MkdirTemp("", "ptvmlab-guest-")
 	if err != nil {
 		return Image{}, err

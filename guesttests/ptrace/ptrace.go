@@ -128,7 +128,7 @@ func (t *Tracee) wait() (unix.WaitStatus, error) {
 
 // Stop is what a tracee stopped at, as a test sees it.
 type Stop struct {
-	Exited  bool           // the tracee is gone (Status says how)
+	Exited  bool // the tracee is gone (Status says how)
 	Status  unix.WaitStatus
 	Syscall bool // a syscall-stop (SIGTRAP|0x80)
 	Entry   bool // for a syscall-stop: entry (true) or exit (false)

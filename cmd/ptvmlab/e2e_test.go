@@ -1,0 +1,298 @@
+//go:build e2e
+
+// End-to-end tests: real kernels from the Debian 6.12 tree, built with the
+// machine's gcc, booted under real QEMU, tested with real ptrace. They share
+// the user's cache ($XDG_CACHE_HOME/ptvmlab), so only the first run builds.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ptvmlab/ptvmlab/initramfs"
+	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/kbuild"
+	"github.com/ptvmlab/ptvmlab/lab/kconfig"
+	"github.com/ptvmlab/ptvmlab/lab/report"
+	"github.com/ptvmlab/ptvmlab/lab/source"
+	"github.com/ptvmlab/ptvmlab/lab/vm"
+	"github.com/ptvmlab/ptvmlab/lab/vm/qemu"
+)
+
+const debianTarball = "/usr/src/linux-source-6.12.tar.xz"
+
+func needDebianTree(t testing.TB) {
+	t.Helper()
+	if _, err := os.Stat(debianTarball); err != nil {
+		t.Skipf("%s missing: end-to-end tests need it (apt-get install linux-source-6.12)", debianTarball)
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		t.Skip("qemu-system-x86_64 missing: end-to-end tests need it (apt-get install qemu-system-x86)")
+	}
+}
+
+// ptvmlab runs the CLI in-process and returns its exit code, stdout, stderr.
+func ptvmlab(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	code := realMain(args, &stdout, &stderr)
+	t.Logf("ptvmlab %s: exit %d in %s\n--- stdout\n%s--- stderr (last 2 KiB)\n%s", strings.Join(args, " "), code,
+		time.Since(start).Round(time.Millisecond), stdout.String(), tail(stderr.String(), 2048))
+	return code, stdout.String(), stderr.String()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
+}
+
+func readRun(t *testing.T, dir string) report.Run {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r report.Run
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("results.json: %v", err)
+	}
+	return r
+}
+
+// TestE2ERun is the lab core's acceptance: 6.12 unpatched on x86_64 and
+// i386, probe = none, baseline passed; then the same run again is a cache
+// hit with no make.
+func TestE2ERun(t *testing.T) {
+	needDebianTree(t)
+	out := t.TempDir()
+	code, stdout, _ := ptvmlab(t, "run", "--out", out)
+	if code != 0 {
+		t.Fatalf("ptvmlab run: exit %d", code)
+	}
+	r := readRun(t, out)
+	if len(r.Boots) != 2 {
+		t.Fatalf("%d boots, want 2", len(r.Boots))
+	}
+	for i, arch := range []string{"x86_64", "i386"} {
+		b := r.Boots[i]
+		if b.Arch != arch || b.Status != "passed" || b.Probe != "none" || !strings.HasPrefix(b.Version, "6.12.") {
+			t.Errorf("boot %d: arch %s status %s probe %q version %s (%s)", i, b.Arch, b.Status, b.Probe, b.Version, b.Title)
+		}
+		got := map[string]string{}
+		for _, tc := range b.Tests {
+			got[tc.Name] = tc.Status
+		}
+		if got["probe"] != "pass" || got["baseline"] != "pass" {
+			t.Errorf("%s tests: %v", arch, got)
+		}
+		if _, err := os.Stat(filepath.Join(out, arch, "console.log")); err != nil {
+			t.Errorf("%s: no console.log: %v", arch, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "junit.xml")); err != nil {
+		t.Error(err)
+	}
+	if !strings.Contains(stdout, "2 boots: 2 passed") {
+		t.Errorf("summary lacks the tally:\n%s", stdout)
+	}
+
+	out2 := t.TempDir()
+	code, _, stderr := ptvmlab(t, "run", "--out", out2)
+	if code != 0 {
+		t.Fatalf("second ptvmlab run: exit %d", code)
+	}
+	for _, b := range readRun(t, out2).Boots {
+		if b.Build == nil || !b.Build.Cached {
+			t.Errorf("%s: second run rebuilt the kernel: %+v", b.Arch, b.Build)
+		}
+	}
+	if strings.Count(stderr, "cache hit, no make run") != 2 || strings.Contains(stderr, "building kernel") {
+		t.Errorf("second run's log does not show two cache hits and no build:\n%s", stderr)
+	}
+}
+
+// TestE2EFaults: each fault ends as its named status, fast.
+func TestE2EFaults(t *testing.T) {
+	needDebianTree(t)
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		status string
+		title  string
+	}{
+		{"panic", []string{"--append", "rdinit=/nonexistent"}, 1, "panic", "Kernel panic - not syncing"},
+		{"hang", []string{"--append", "ptvmlab.fault=hang", "--timeout", "25s"}, 1, "timeout", "no end after 25s"},
+		{"garbage", []string{"--append", "ptvmlab.fault=garbage"}, 1, "failed", "results are not a complete KTAP report"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := t.TempDir()
+			start := time.Now()
+			code, _, _ := ptvmlab(t, append([]string{"run", "--arch", "x86_64", "--out", out}, tc.args...)...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			r := readRun(t, out)
+			if len(r.Boots) != 1 || r.Boots[0].Status != tc.status || !strings.HasPrefix(r.Boots[0].Title, tc.title) {
+				t.Fatalf("boots %+v, want status %s title %q", r.Boots, tc.status, tc.title)
+			}
+			if took := time.Since(start); took > 2*time.Minute {
+				t.Errorf("a %s fault took %s to end", tc.name, took)
+			}
+		})
+	}
+}
+
+// TestE2EBadInput: bad input is a one-line error and exit 2 (or 3 for a
+// kernel image QEMU cannot run).
+func TestE2EBadInput(t *testing.T) {
+	needDebianTree(t)
+	notKernel := filepath.Join(t.TempDir(), "bzImage")
+	os.WriteFile(notKernel, []byte("not a kernel"), 0o644)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"wrong sha256", []string{"run", "--kernel", debianTarball + "#sha256=" + strings.Repeat("0", 64)}, 2, "sha256 mismatch"},
+		{"missing debian package", []string{"build", "--kernel", "debian:9.9"}, 2, "apt-get install linux-source-9.9"},
+		{"unknown arch", []string{"run", "--arch", "arm64"}, 2, "choose x86_64, i386 or um"},
+		{"not a kernel", []string{"boot", "--arch", "x86_64", "--image", notKernel, "--out", t.TempDir()}, 3, "infra"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := ptvmlab(t, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit %d, want %d", code, tc.code)
+			}
+			if !strings.Contains(stdout+stderr, tc.want) {
+				t.Errorf("output lacks %q", tc.want)
+			}
+			if tc.code == 2 {
+				if lines := strings.Count(strings.TrimSpace(stderr), "\n") + 1; lines != 1 {
+					t.Errorf("error is %d lines, want one:\n%s", lines, stderr)
+				}
+			}
+		})
+	}
+}
+
+// TestE2EDroppedSymbol: a fragment symbol that cannot be set fails the
+// config step, naming the symbol and the dependency that is off.
+func TestE2EDroppedSymbol(t *testing.T) {
+	needDebianTree(t)
+	ctx := context.Background()
+	c, err := cache.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, _ := source.Parse("debian:6.12")
+	tree, err := source.Resolve(ctx, c, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frags, err := kconfig.Load("../../kconfigs", kbuild.Arches["x86_64"].Fragments...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad, _ := kconfig.Parse("broken", strings.NewReader("# CONFIG_NET is not set\nCONFIG_SECCOMP_FILTER=y\n"))
+	_, err = kbuild.Build(ctx, cache.Dir(t.TempDir()), kbuild.Request{Tree: tree, Arch: kbuild.Arches["x86_64"], Fragments: append(frags, bad)})
+	var dropped *kconfig.DroppedError
+	if !errors.As(err, &dropped) {
+		t.Fatalf("want a DroppedError, got %v", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, "CONFIG_SECCOMP_FILTER=y (from broken:2) ended as n: depends on") || !strings.Contains(msg, "NET=n") || strings.Contains(msg, "\n") {
+		t.Errorf("error does not explain the drop in one line: %s", msg)
+	}
+}
+
+// BenchmarkBootToVerdict boots the cached x86_64 kernel the lab's way (cache
+// look-ups, initramfs, QMP, virtio-serial, verdict) and bare QEMU with the
+// same kernel and image side by side, and reports both times to the first
+// KTAP byte and the lab's time to its verdict. Target: lab ≤ 1.2 × bare.
+func BenchmarkBootToVerdict(b *testing.B) {
+	needDebianTree(b)
+	ctx := context.Background()
+	c, _ := cache.Default()
+	spec, _ := source.Parse("debian:6.12")
+	tree, err := source.Resolve(ctx, c, spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	frags, _ := kconfig.Load("../../kconfigs", kbuild.Arches["x86_64"].Fragments...)
+	req := kbuild.Request{Tree: tree, Arch: kbuild.Arches["x86_64"], Fragments: frags}
+	if _, err := kbuild.Build(ctx, c, req); err != nil {
+		b.Fatal(err)
+	}
+	var lab, labVerdict, bare time.Duration
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		k, err := kbuild.Build(ctx, c, req)
+		if err != nil || !k.Cached {
+			b.Fatalf("kernel not cached: %v", err)
+		}
+		img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: "amd64", ModuleDir: "../..", Cache: c})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out, err := qemu.Backend{}.Boot(ctx, vm.Spec{Arch: "x86_64", Kernel: k.Image, Initrd: img.Path, Dir: b.TempDir(), Timeout: time.Minute})
+		if err != nil || out.FirstResult == 0 {
+			b.Fatalf("lab boot: %v", err)
+		}
+		lab += time.Since(start) - out.Took + out.FirstResult
+		labVerdict += time.Since(start)
+		bare += bareFirstResult(b, k.Image, img.Path)
+	}
+	n := float64(b.N)
+	b.ReportMetric(lab.Seconds()/n, "lab-first-ktap-s")
+	b.ReportMetric(labVerdict.Seconds()/n, "lab-verdict-s")
+	b.ReportMetric(bare.Seconds()/n, "bare-first-ktap-s")
+	b.ReportMetric(lab.Seconds()/bare.Seconds(), "lab/bare")
+}
+
+// bareFirstResult runs QEMU by hand, with only what the guest needs to
+// answer (the results port), and returns the time to the first KTAP byte.
+func bareFirstResult(b *testing.B, kernel, initrd string) time.Duration {
+	sock := filepath.Join(b.TempDir(), "r")
+	start := time.Now()
+	cmd := exec.Command("qemu-system-x86_64", "-nodefaults", "-no-reboot", "-display", "none", "-machine", "pc", "-accel", "tcg",
+		"-cpu", "max", "-m", "512", "-kernel", kernel, "-initrd", initrd, "-append", "console=ttyS0 panic=-1",
+		"-chardev", "socket,id=r,path="+sock+",server=on,wait=off",
+		"-device", "virtio-serial-pci", "-device", "virtserialport,chardev=r,name=org.ptvmlab.results")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	for {
+		nc, err := net.Dial("unix", sock)
+		if err == nil {
+			buf := make([]byte, 1)
+			if _, err := nc.Read(buf); err != nil {
+				b.Fatalf("bare QEMU: %v", err)
+			}
+			d := time.Since(start)
+			nc.Close()
+			return d
+		}
+		if time.Since(start) > time.Minute {
+			b.Fatal("bare QEMU: no results socket")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,81 @@
+// Package guesttests_test checks the guest side from the host: the guest
+// binaries' imports stay minimal, and the suite runs for real (real ptrace,
+// real children) on the host kernel for both guest GOARCHes.
+package guesttests_test
+
+import (
+	"bytes"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ptvmlab/ptvmlab/lab/ktap"
+)
+
+// TestGuestImports keeps guest code to the standard library, x/sys and the
+// guest's own packages: it must build for 386 and run on 2.6.29.
+func TestGuestImports(t *testing.T) {
+	t.Parallel()
+	for _, goarch := range []string{"amd64", "386"} {
+		cmd := exec.Command("go", "list", "-deps", "-f", "{{if not .Standard}}{{.ImportPath}}{{end}}", "./cmd/...")
+		cmd.Env = append(cmd.Environ(), "GOARCH="+goarch, "CGO_ENABLED=0")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("go list (%s): %v", goarch, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			if !strings.HasPrefix(dep, "github.com/ptvmlab/ptvmlab/guesttests/") && !strings.HasPrefix(dep, "golang.org/x/sys/") {
+				t.Errorf("%s: guest code imports %s", goarch, dep)
+			}
+		}
+	}
+}
+
+// TestSuiteOnHost runs ptvm-tests on this machine's kernel, as amd64 and as
+// 386 (IA32 emulation). The host kernel is not patched, so the probe must say
+// none and the baseline must pass: the negative control, outside a VM.
+func TestSuiteOnHost(t *testing.T) {
+	t.Parallel()
+	for _, goarch := range []string{"amd64", "386"} {
+		t.Run(goarch, func(t *testing.T) {
+			t.Parallel()
+			bin := filepath.Join(t.TempDir(), "ptvm-tests")
+			build := exec.Command("go", "build", "-o", bin, "./cmd/ptvm-tests")
+			build.Env = append(build.Environ(), "GOARCH="+goarch, "CGO_ENABLED=0")
+			if out, err := build.CombinedOutput(); err != nil {
+				t.Fatalf("build: %v: %s", err, out)
+			}
+			var stdout bytes.Buffer
+			run := exec.Command(bin, "-expect", "none")
+			run.Stdout = &stdout
+			err := run.Run()
+			rep := ktap.Parse(bytes.NewReader(stdout.Bytes()))
+			t.Logf("KTAP:\n%s", stdout.String())
+			if err != nil || !rep.Complete() || len(rep.Failed()) > 0 {
+				t.Fatalf("suite on the host: err %v, complete %v, failed %v", err, rep.Complete(), rep.Failed())
+			}
+			if rep.Results[0].Name != "probe" || rep.Results[0].Directive != "level=none" {
+				t.Errorf("probe result %+v", rep.Results[0])
+			}
+		})
+	}
+}
+
+// TestExpectMismatchFails: a kernel that does not offer the expected level
+// fails the probe (a patched cell whose kernel lost the series).
+func TestExpectMismatchFails(t *testing.T) {
+	t.Parallel()
+	bin := filepath.Join(t.TempDir(), "ptvm-tests")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/ptvm-tests").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v: %s", err, out)
+	}
+	var stdout bytes.Buffer
+	run := exec.Command(bin, "-expect", "skipcall", "-tests", "probe")
+	run.Stdout = &stdout
+	err := run.Run()
+	rep := ktap.Parse(bytes.NewReader(stdout.Bytes()))
+	if err == nil || len(rep.Failed()) != 1 || !strings.Contains(stdout.String(), "this kernel should offer skipcall") {
+		t.Fatalf("want the probe to fail, got err %v, KTAP:\n%s", err, stdout.String())
+	}
+}

@@ -1,0 +1,71 @@
+package report
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func sampleRun() Run {
+	return Run{Boots: []Boot{
+		{Version: "6.12.117", Series: "none", Arch: "x86_64", Status: "passed", Title: "2 tests passed", Probe: "none",
+			Tests: []Test{{Name: "probe", Status: "pass", Directive: "level=none"}, {Name: "baseline", Status: "pass"}},
+			Build: &Build{Key: "abc", Cached: true}},
+		{Version: "6.12.117", Series: "none", Arch: "i386", Status: "failed", Title: "failed: baseline",
+			Tests:      []Test{{Name: "probe", Status: "pass"}, {Name: "baseline", Status: "fail", Diagnostic: []string{"baseline: want exit stop"}}},
+			ConsoleLog: "out/i386/console.log"},
+		{Version: "6.12.117", Series: "none", Arch: "x86_64", Status: "panic", Title: "Kernel panic - not syncing: x"},
+	}}
+}
+
+func TestJUnit(t *testing.T) {
+	t.Parallel()
+	b, err := JUnit(sampleRun())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got junitSuites
+	if err := xml.Unmarshal(b, &got); err != nil {
+		t.Fatalf("junit.xml does not parse: %v", err)
+	}
+	if len(got.Suites) != 3 || got.Failures != 1 || got.Errors != 1 || got.Tests != 5 {
+		t.Fatalf("suites %d failures %d errors %d tests %d", len(got.Suites), got.Failures, got.Errors, got.Tests)
+	}
+	if c := got.Suites[1].Cases[1]; c.Failure == nil || !strings.Contains(c.Failure.Body, "want exit stop") {
+		t.Errorf("failed case %+v", c)
+	}
+	if c := got.Suites[2].Cases[0]; c.Name != "boot" || c.Error == nil || !strings.HasPrefix(c.Error.Message, "panic: ") {
+		t.Errorf("a panicked boot must be an errored case: %+v", c)
+	}
+}
+
+func TestWriteAllAndSummary(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	r := sampleRun()
+	if err := WriteAll(dir, r); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Run
+	if err := json.Unmarshal(b, &back); err != nil || len(back.Boots) != 3 || back.Boots[0].Probe != "none" {
+		t.Fatalf("results.json round trip: %v %+v", err, back)
+	}
+	var sum bytes.Buffer
+	Summary(&sum, r)
+	for _, want := range []string{"x86_64  passed", "cached", "not ok baseline", "want exit stop", "console log out/i386/console.log"} {
+		if !strings.Contains(sum.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum.String())
+		}
+	}
+	if got := StatusLine(r); got != "3 boots: 1 failed, 1 panic, 1 passed" {
+		t.Errorf("StatusLine = %q", got)
+	}
+}
