@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -114,14 +115,30 @@ func CrashLine(console []byte) string {
 // stopped: long enough for the rest of the oops to reach the console.
 const crashGrace = 3 * time.Second
 
+// kvmBroken is set once KVM has failed to start a machine in this process:
+// /dev/kvm can open and still be unusable (nested virtualisation that
+// rejects QEMU's MSRs, for one), and every later boot then goes to TCG.
+var kvmBroken atomic.Bool
+
 // Boot runs one machine to its end. It returns an *vm.InfraError when QEMU
 // could not be started or controlled; everything the guest did, including
-// crashing or hanging, is in the Output.
+// crashing or hanging, is in the Output. When KVM was chosen by default and
+// QEMU dies before the guest prints anything, the boot is retried under TCG.
 func (b Backend) Boot(ctx context.Context, s vm.Spec) (*vm.Output, error) {
-	kvm := KVMAvailable()
+	kvm := KVMAvailable() && !kvmBroken.Load()
 	if b.KVM != nil {
 		kvm = *b.KVM
 	}
+	out, err := b.boot(ctx, s, kvm)
+	if kvm && b.KVM == nil && vm.IsInfra(err) && ctx.Err() == nil && (out == nil || len(out.Console) == 0) {
+		kvmBroken.Store(true)
+		slog.Warn("KVM is unusable here; using TCG from now on", "err", err)
+		return b.boot(ctx, s, false)
+	}
+	return out, err
+}
+
+func (b Backend) boot(ctx context.Context, s vm.Spec, kvm bool) (*vm.Output, error) {
 	sock, err := os.MkdirTemp("", "ptvmlab-vm-") // unix socket paths must stay short
 	if err != nil {
 		return nil, &vm.InfraError{Op: "socket dir", Err: err}
@@ -228,7 +245,7 @@ wait:
 		return nil, &vm.InfraError{Op: "results.raw", Err: err}
 	}
 	if exitErr != nil && !out.TimedOut && out.Crashed == "" {
-		out.ExitErr = fmt.Errorf("%s: %w: %s", bin, exitErr, strings.TrimSpace(stderr.String()))
+		out.ExitErr = fmt.Errorf("%s: %w: %s", bin, exitErr, firstLine(stderr.String()))
 		if !out.Opened && len(out.Console) == 0 {
 			return out, &vm.InfraError{Op: "run " + bin, Err: out.ExitErr}
 		}
@@ -355,3 +372,11 @@ func (c *consoleBuf) bytes() []byte {
 }
 
 var _ vm.Backend = Backend{}
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
