@@ -46,6 +46,7 @@ var commands = map[string]func(ctx context.Context, args []string, stdout io.Wri
 	"run":   cmdRun,
 	"build": cmdBuild,
 	"boot":  cmdBoot,
+	"patches": cmdPatches,
 }
 
 func main() {

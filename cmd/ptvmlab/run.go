@@ -21,6 +21,7 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/cell"
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
 	"github.com/ptvmlab/ptvmlab/lab/kconfig"
+	"github.com/ptvmlab/ptvmlab/lab/patch"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
@@ -33,6 +34,7 @@ const DefaultKernel = "debian:6.12"
 // common are the flags every command shares.
 type common struct {
 	kernel  string
+	series  string
 	arches  string
 	out     string
 	timeout time.Duration
@@ -50,6 +52,7 @@ func newFlags(name string, c *common, bootFlags bool) *flag.FlagSet {
 	fs.StringVar(&c.kernel, "kernel", DefaultKernel, "kernel source: debian:X.Y, a tarball, a directory, URL#sha256=HEX, or git:DIR@REF")
 	fs.StringVar(&c.arches, "arch", "x86_64,i386", "comma-separated arches: x86_64, i386 (and um for build)")
 	fs.IntVar(&c.jobs, "jobs", 0, "make -j (default: the CPU count)")
+	fs.StringVar(&c.series, "series", "auto", "patch series directory; auto: the repo's patches/<version>; none: the unpatched kernel")
 	if bootFlags {
 		fs.StringVar(&c.out, "out", "ptvmlab-out", "directory for results.json, junit.xml and per-boot logs")
 		fs.DurationVar(&c.timeout, "timeout", 3*time.Minute, "limit for each boot, from QEMU start to its end")
@@ -119,6 +122,27 @@ func (c *common) tree(ctx context.Context, env cell.Env) (source.Tree, error) {
 	return t, nil
 }
 
+// seriesFor resolves --series for tree: the loaded series (nil for none),
+// its name for reports, and the PTRACE_VM level the kernel must offer.
+func (c *common) seriesFor(env cell.Env, tree source.Tree) (*patch.Series, string, string, error) {
+	dir := c.series
+	switch dir {
+	case "none":
+		return nil, "none", "none", nil
+	case "auto", "":
+		d, err := patch.EraDir(filepath.Join(env.ModuleDir, "patches"), tree.Version)
+		if err != nil {
+			return nil, "", "", usageError{err}
+		}
+		dir = d
+	}
+	s, err := patch.Load(dir)
+	if err != nil {
+		return nil, "", "", usageError{err}
+	}
+	return s, filepath.Base(filepath.Clean(dir)), "skipcall", nil
+}
+
 func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	var c common
 	fs := newFlags("run", &c, true)
@@ -138,17 +162,20 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	series, seriesName, expect, err := c.seriesFor(env, tree)
+	if err != nil {
+		return err
+	}
 	run := report.Run{Started: start.UTC()}
 	var errs *multierror.Error
 	for _, a := range arches {
-		rec, err := cell.Run(ctx, env, cell.Cell{Tree: tree, Series: "none", Arch: a, Cmdline: c.appends,
-			Expect: "none", Timeout: c.timeout, Out: filepath.Join(c.out, a)})
+		rec, err := cell.Run(ctx, env, cell.Cell{Tree: tree, Series: series, SeriesName: seriesName, Arch: a, Cmdline: c.appends,
+			Expect: expect, Timeout: c.timeout, Out: filepath.Join(c.out, a)})
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
 		if err != nil {
-			var dropped *kconfig.DroppedError
-			if errors.As(err, &dropped) {
+			if isInputError(err) {
 				return usageError{err}
 			}
 			rec.Status, rec.Title = string(boot.Infra), err.Error()
@@ -158,6 +185,14 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	run.TookS = time.Since(start).Seconds()
 	return finish(c.out, run, stdout, errs)
+}
+
+// isInputError reports whether err is the user's input not fitting: a config
+// fragment that drops symbols, a series that does not apply.
+func isInputError(err error) bool {
+	var dropped *kconfig.DroppedError
+	var apply *patch.ApplyError
+	return errors.As(err, &dropped) || errors.As(err, &apply)
 }
 
 // finish writes the reports and picks the exit code.
@@ -198,11 +233,14 @@ func cmdBuild(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	series, _, _, err := c.seriesFor(env, tree)
+	if err != nil {
+		return err
+	}
 	for _, a := range arches {
-		b, err := cell.Build(ctx, env, tree, a)
+		b, err := cell.Build(ctx, env, tree, series, a)
 		if err != nil {
-			var dropped *kconfig.DroppedError
-			if errors.As(err, &dropped) {
+			if isInputError(err) {
 				return usageError{err}
 			}
 			return err

@@ -17,6 +17,7 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
 	"github.com/ptvmlab/ptvmlab/lab/kconfig"
+	"github.com/ptvmlab/ptvmlab/lab/patch"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
@@ -33,9 +34,12 @@ type Env struct {
 
 // Cell is one thing to build and boot.
 type Cell struct {
-	Tree    source.Tree
-	Series  string // "none" for the unpatched tree
-	Arch    string // x86_64 or i386
+	Tree source.Tree
+	// Series is applied before the build; nil builds the unpatched tree.
+	Series *patch.Series
+	// SeriesName names the series in reports; "none" for the unpatched tree.
+	SeriesName string
+	Arch       string // x86_64 or i386
 	Cmdline []string
 	// Expect is the PTRACE_VM level the kernel must offer; "none" for an
 	// unpatched kernel.
@@ -45,8 +49,9 @@ type Cell struct {
 	Out string
 }
 
-// Build builds the cell's kernel (or finds it in the cache).
-func Build(ctx context.Context, env Env, tree source.Tree, archName string) (kbuild.Result, error) {
+// Build builds tree with series applied (nil: unpatched) for archName, or
+// finds the build in the cache.
+func Build(ctx context.Context, env Env, tree source.Tree, series *patch.Series, archName string) (kbuild.Result, error) {
 	arch, err := kbuild.LookupArch(archName)
 	if err != nil {
 		return kbuild.Result{}, err
@@ -55,7 +60,16 @@ func Build(ctx context.Context, env Env, tree source.Tree, archName string) (kbu
 	if err != nil {
 		return kbuild.Result{}, err
 	}
-	return kbuild.Build(ctx, env.Cache, kbuild.Request{Tree: tree, Arch: arch, Fragments: frags, Jobs: env.Jobs, Progress: env.Progress})
+	req := kbuild.Request{Tree: tree, Arch: arch, Fragments: frags, Jobs: env.Jobs, Progress: env.Progress}
+	if series != nil {
+		for _, p := range series.Patches {
+			req.Patches = append(req.Patches, kbuild.Patch{Name: p.Name, Digest: p.Digest})
+		}
+		req.Prepare = func(ctx context.Context, dir string) error {
+			return patch.Apply(ctx, dir, series, patch.Options{})
+		}
+	}
+	return kbuild.Build(ctx, env.Cache, req)
 }
 
 // Run builds and boots c. Errors that stop the cell before the boot (a
@@ -63,7 +77,7 @@ func Build(ctx context.Context, env Env, tree source.Tree, archName string) (kbu
 // from the boot on is in the record's status.
 func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 	rec := report.Boot{Kernel: c.Tree.Spec.Raw, Version: c.Tree.Version, Digest: c.Tree.Digest,
-		Series: c.Series, Arch: c.Arch}
+		Series: c.SeriesName, Arch: c.Arch}
 	arch, err := kbuild.LookupArch(c.Arch)
 	if err != nil {
 		return rec, err
@@ -71,7 +85,7 @@ func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 	if arch.GOARCH == "" {
 		return rec, fmt.Errorf("arch %s is not bootable under QEMU: choose x86_64 or i386", c.Arch)
 	}
-	b, err := Build(ctx, env, c.Tree, c.Arch)
+	b, err := Build(ctx, env, c.Tree, c.Series, c.Arch)
 	if err != nil {
 		return rec, err
 	}

@@ -1,0 +1,228 @@
+package patch
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// mkTree writes a small tree and returns its directory.
+func mkTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const base = "line 1\nline 2\nline 3\nline 4\nline 5\nline 6\nline 7\nline 8\n"
+
+// mkSeries makes a two-patch series against base with git format-patch.
+func mkSeries(t *testing.T) (tree, dir string) {
+	t.Helper()
+	tree = mkTree(t, map[string]string{"kernel/ptrace.c": base, "include/x.h": "a\n"})
+	repo := t.TempDir()
+	cp := exec.Command("cp", "-a", tree+"/.", repo)
+	if out, err := cp.CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_DATE=Thu, 26 Nov 2026 12:00:00 +0000", "GIT_COMMITTER_DATE=Thu, 26 Nov 2026 12:00:00 +0000",
+			"GIT_AUTHOR_NAME=A U Thor", "GIT_AUTHOR_EMAIL=a@example.org", "GIT_COMMITTER_NAME=A U Thor", "GIT_COMMITTER_EMAIL=a@example.org")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	git("add", ".")
+	git("commit", "-qm", "base")
+	os.WriteFile(filepath.Join(repo, "kernel/ptrace.c"), []byte(strings.Replace(base, "line 2\n", "line 2 patched\n", 1)), 0o644)
+	git("commit", "-qam", "ptrace: first\n\nWhy the first.\n\nSigned-off-by: A U Thor <a@example.org>")
+	os.WriteFile(filepath.Join(repo, "kernel/ptrace.c"), []byte(strings.Replace(strings.Replace(base, "line 2\n", "line 2 patched\n", 1), "line 7\n", "line 7 patched\n", 1)), 0o644)
+	os.WriteFile(filepath.Join(repo, "include/new.h"), []byte("new\n"), 0o644)
+	git("add", ".")
+	git("commit", "-qm", "um: second\n\nWhy the second.\n\nSigned-off-by: A U Thor <a@example.org>")
+	dir = t.TempDir()
+	git("format-patch", "-q", "-o", dir, "HEAD~2")
+	names, _ := filepath.Glob(filepath.Join(dir, "*.patch"))
+	var list []string
+	for _, n := range names {
+		list = append(list, filepath.Base(n))
+	}
+	os.WriteFile(filepath.Join(dir, "series"), []byte("# test\n"+strings.Join(list, "\n")+"\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "cover"), []byte("Test series\n\nA blurb.\n"), 0o644)
+	return tree, dir
+}
+
+func TestLoadAndHeader(t *testing.T) {
+	t.Parallel()
+	_, dir := mkSeries(t)
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Patches) != 2 {
+		t.Fatalf("%d patches", len(s.Patches))
+	}
+	h := s.Patches[0].Header
+	if h.Subject != "ptrace: first" || h.From != "A U Thor <a@example.org>" || !strings.Contains(h.Body, "Why the first.") || strings.Contains(h.Body, "---") {
+		t.Errorf("header %+v", h)
+	}
+	if got := strings.Join(Touched(s), ","); got != "include/new.h,kernel/ptrace.c" {
+		t.Errorf("Touched = %s", got)
+	}
+	if _, err := Load(t.TempDir()); err == nil || !strings.Contains(err.Error(), "series file") {
+		t.Errorf("Load of an empty dir: %v", err)
+	}
+}
+
+func TestApply(t *testing.T) {
+	t.Parallel()
+	tree, dir := mkSeries(t)
+	s, _ := Load(dir)
+	if err := Apply(context.Background(), tree, s, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(tree, "kernel/ptrace.c"))
+	if !strings.Contains(string(b), "line 7 patched") {
+		t.Errorf("not applied: %q", b)
+	}
+	if _, err := os.Stat(filepath.Join(tree, "include/new.h")); err != nil {
+		t.Error("new file not created")
+	}
+}
+
+func TestApplyBrokenNamesHunk(t *testing.T) {
+	t.Parallel()
+	tree, dir := mkSeries(t)
+	// The tree drifted under the second patch's second hunk.
+	os.WriteFile(filepath.Join(tree, "kernel/ptrace.c"), []byte(strings.Replace(base, "line 8\n", "line 8 drifted\n", 1)), 0o644)
+	s, _ := Load(dir)
+	err := Apply(context.Background(), tree, s, Options{})
+	var ae *ApplyError
+	if !errors.As(err, &ae) {
+		t.Fatalf("want an ApplyError, got %v", err)
+	}
+	if ae.Patch != s.Patches[1].Name || ae.File != "kernel/ptrace.c" || ae.Hunk != 1 {
+		t.Errorf("ApplyError %+v", ae)
+	}
+	if !strings.Contains(err.Error(), "kernel/ptrace.c hunk #1") {
+		t.Errorf("message %q", err)
+	}
+	// The failing patch changed nothing.
+	if _, err := os.Stat(filepath.Join(tree, "include/new.h")); err == nil {
+		t.Error("the failing patch was half applied")
+	}
+}
+
+func TestExportReproducible(t *testing.T) {
+	t.Parallel()
+	tree, dir := mkSeries(t)
+	s, _ := Load(dir)
+	out1, out2 := t.TempDir(), t.TempDir()
+	for _, out := range []string{out1, out2} {
+		if err := Export(context.Background(), tree, s, out, Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files, _ := filepath.Glob(filepath.Join(out1, "*"))
+	if len(files) != 5 { // series, cover, cover letter, two patches
+		t.Fatalf("export wrote %v", files)
+	}
+	for _, f := range files {
+		a, _ := os.ReadFile(f)
+		b, err := os.ReadFile(filepath.Join(out2, filepath.Base(f)))
+		if err != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s differs between two exports", filepath.Base(f))
+		}
+	}
+	cover, _ := os.ReadFile(filepath.Join(out1, "0000-cover-letter.patch"))
+	for _, want := range []string{"Subject: [PATCH 0/2] Test series", "A blurb.", "ptrace: first", "2 files changed", "Date: Thu, 26 Nov 2026 12:00:00 +0000", "\nFrom: A U Thor <a@example.org>\n"} {
+		if !strings.Contains(string(cover), want) {
+			t.Errorf("cover letter lacks %q:\n%s", want, cover)
+		}
+	}
+	// Exporting the export gives it back: the mails are a fixed point.
+	s2, err := Load(out1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out3 := t.TempDir()
+	if err := Export(context.Background(), tree, s2, out3, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		a, _ := os.ReadFile(f)
+		b, _ := os.ReadFile(filepath.Join(out3, filepath.Base(f)))
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: re-export of the export differs", filepath.Base(f))
+		}
+	}
+}
+
+func TestParseCheckpatch(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		out   string
+		clean bool
+		ran   bool
+		msgs  int
+		e, w  int
+		c     int
+	}{
+		{"clean", "total: 0 errors, 0 warnings, 0 checks, 114 lines checked\n\nx.patch has no obvious style problems", true, true, 0, 0, 0, 0},
+		{"checks", "CHECK: extern prototypes should be avoided in .h files\n#92: FILE: arch/um/include/shared/skas/skas.h:14:\n+extern void f(void);\n\ntotal: 0 errors, 0 warnings, 1 checks, 275 lines checked\n",
+			false, true, 1, 0, 0, 1},
+		{"old format without checks", "WARNING: line over 80 characters\n#10: FILE: a.c:3:\n\ntotal: 0 errors, 1 warnings, 20 lines checked\n", false, true, 1, 0, 1, 0},
+		{"died", "Unescaped left brace in regex is illegal here in regex; marked by <-- HERE at scripts/checkpatch.pl line 1\n", false, false, 0, 0, 0, 0},
+	}
+	for _, tc := range tests {
+		v := ParseCheckpatch("p", []byte(tc.out))
+		if v.Clean() != tc.clean || v.Ran != tc.ran || len(v.Messages) != tc.msgs || v.Errors != tc.e || v.Warnings != tc.w || v.Checks != tc.c {
+			t.Errorf("%s: %+v", tc.name, v)
+		}
+	}
+	v := ParseCheckpatch("p", []byte(tests[1].out))
+	if v.Messages[0] != "CHECK: extern prototypes should be avoided in .h files (arch/um/include/shared/skas/skas.h:14:)" {
+		t.Errorf("message %q", v.Messages[0])
+	}
+}
+
+func FuzzParseCheckpatch(f *testing.F) {
+	f.Add([]byte("CHECK: x\n#1: FILE: a:1:\n\ntotal: 1 errors, 2 warnings, 3 checks, 4 lines checked\n"))
+	f.Add([]byte("total: 0 errors, 0 warnings, 5 lines checked\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v := ParseCheckpatch("p", b)
+		if v.Clean() && (!v.Ran || v.Errors+v.Warnings+v.Checks != 0) {
+			t.Fatalf("clean verdict %+v", v)
+		}
+		if !v.Ran && v.Note == "" {
+			t.Fatal("a verdict that did not run has no note")
+		}
+	})
+}
+
+func FuzzParsePatchFailure(f *testing.F) {
+	f.Add([]byte("checking file kernel/ptrace.c\nHunk #2 FAILED at 833.\n1 out of 2 hunks FAILED\n"))
+	f.Add([]byte("can't find file to patch at input line 5\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e := ParsePatchFailure("p", b)
+		if e == nil || e.Error() == "" || e.Patch != "p" {
+			t.Fatalf("bad error %+v", e)
+		}
+	})
+}
