@@ -43,9 +43,9 @@ type exitError struct{ code int }
 func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 var commands = map[string]func(ctx context.Context, args []string, stdout io.Writer) error{
-	"run":   cmdRun,
-	"build": cmdBuild,
-	"boot":  cmdBoot,
+	"run":     cmdRun,
+	"build":   cmdBuild,
+	"boot":    cmdBoot,
 	"patches": cmdPatches,
 }
 

@@ -206,4 +206,3 @@ func exitWith(code int, err error) error {
 	fmt.Fprintln(os.Stderr, "ptvmlab:", err)
 	return exitError{code}
 }
-

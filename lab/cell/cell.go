@@ -40,7 +40,7 @@ type Cell struct {
 	// SeriesName names the series in reports; "none" for the unpatched tree.
 	SeriesName string
 	Arch       string // x86_64 or i386
-	Cmdline []string
+	Cmdline    []string
 	// Expect is the PTRACE_VM level the kernel must offer; "none" for an
 	// unpatched kernel.
 	Expect  string

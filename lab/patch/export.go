@@ -216,4 +216,3 @@ func copyFile(src, dst string) error {
 	}
 	return os.WriteFile(dst, b, st.Mode().Perm()|0o200)
 }
-

@@ -118,4 +118,3 @@ func hunkNotes(out []byte) []string {
 	}
 	return notes
 }
-
