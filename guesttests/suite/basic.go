@@ -10,6 +10,7 @@ import (
 var All = []Test{
 	{Name: "probe", Run: testProbe},
 	{Name: "baseline", Run: testBaseline},
+	{Name: "kselftest", Run: testKselftest},
 }
 
 // startAtA starts the scenario tracee and resumes it with plain

@@ -25,6 +25,7 @@ type T struct {
 	skip   string
 	result string // a short diagnostic for the result line
 	log    []string
+	subs   []*T // subtests, printed as nested KTAP before the result line
 }
 
 // Config is what a run knows about the kernel under test.
@@ -60,6 +61,60 @@ func (t *T) Skipf(format string, args ...any) {
 // Result sets the diagnostic printed on the test's result line.
 func (t *T) Result(s string) { t.result = s }
 
+// Run runs fn as a subtest named name, on the calling goroutine's thread. A
+// failed subtest fails t.
+func (t *T) Run(name string, fn func(t *T)) bool {
+	sub := &T{name: name, cfg: t.cfg}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		runtime.LockOSThread()
+		defer func() {
+			if r := recover(); r != nil {
+				sub.Errorf("panic: %v", r)
+			}
+		}()
+		fn(sub)
+	}()
+	<-done
+	t.subs = append(t.subs, sub)
+	if sub.failed {
+		t.failed = true
+	}
+	return !sub.failed
+}
+
+// Config returns what the run knows about the kernel under test.
+func (t *T) Config() Config { return t.cfg }
+
+// write prints t as KTAP result number n at the given indentation.
+func (t *T) write(w io.Writer, n int, indent string) {
+	if len(t.subs) > 0 {
+		fmt.Fprintf(w, "%s  KTAP version 1\n%s  1..%d\n", indent, indent, len(t.subs))
+		for i, sub := range t.subs {
+			sub.write(w, i+1, indent+"  ")
+		}
+	}
+	for _, l := range t.log {
+		for _, line := range strings.Split(l, "\n") {
+			fmt.Fprintf(w, "%s# %s: %s\n", indent, t.name, line)
+		}
+	}
+	status := "ok"
+	directive := t.result
+	switch {
+	case t.failed:
+		status = "not ok"
+	case t.skip != "":
+		directive = "SKIP " + t.skip
+	}
+	if directive != "" {
+		fmt.Fprintf(w, "%s%s %d %s # %s\n", indent, status, n, t.name, directive)
+	} else {
+		fmt.Fprintf(w, "%s%s %d %s\n", indent, status, n, t.name)
+	}
+}
+
 // Run runs tests in order and writes a KTAP report to w. It returns the
 // number of failed tests.
 func Run(w io.Writer, cfg Config, tests []Test) int {
@@ -82,25 +137,10 @@ func Run(w io.Writer, cfg Config, tests []Test) int {
 			tc.Run(t)
 		}()
 		<-done
-		for _, l := range t.log {
-			for _, line := range strings.Split(l, "\n") {
-				fmt.Fprintf(w, "# %s: %s\n", tc.Name, line)
-			}
-		}
-		status := "ok"
-		directive := t.result
-		switch {
-		case t.failed:
-			status = "not ok"
+		t.Logf("took %s", time.Since(start).Round(time.Microsecond))
+		t.write(w, i+1, "")
+		if t.failed {
 			failed++
-		case t.skip != "":
-			directive = "SKIP " + t.skip
-		}
-		fmt.Fprintf(w, "# %s: took %s\n", tc.Name, time.Since(start).Round(time.Microsecond))
-		if directive != "" {
-			fmt.Fprintf(w, "%s %d %s # %s\n", status, i+1, tc.Name, directive)
-		} else {
-			fmt.Fprintf(w, "%s %d %s\n", status, i+1, tc.Name)
 		}
 	}
 	return failed

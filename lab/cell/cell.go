@@ -17,6 +17,7 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
 	"github.com/ptvmlab/ptvmlab/lab/kconfig"
+	"github.com/ptvmlab/ptvmlab/lab/kselftest"
 	"github.com/ptvmlab/ptvmlab/lab/patch"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/source"
@@ -95,7 +96,11 @@ func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 	} else {
 		slog.Info("kernel built", "arch", c.Arch, "key", b.Key[:12], "took", b.Took.Round(time.Second))
 	}
-	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache})
+	selftests, err := kselftest.Build(ctx, env.Cache, c.Tree, arch.GOARCH)
+	if err != nil {
+		return rec, err
+	}
+	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache, Files: selftests})
 	if err != nil {
 		return rec, err
 	}
