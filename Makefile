@@ -11,7 +11,7 @@ BIN     := bin/ptvmlab
 E2E_TIMEOUT ?= 80m
 
 APT_PACKAGES := qemu-system-x86 linux-source-6.12 build-essential flex bison bc \
-	libelf-dev libssl-dev ccache cpio xz-utils git
+	libelf-dev libssl-dev ccache cpio xz-utils git patch gcc-multilib linux-source-6.1
 
 .PHONY: all setup build run test lint unit e2e bench fuzz clean
 

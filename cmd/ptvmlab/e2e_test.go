@@ -71,13 +71,13 @@ func readRun(t *testing.T, dir string) report.Run {
 	return r
 }
 
-// TestE2ERun is the lab core's acceptance: 6.12 unpatched on x86_64 and
-// i386, probe = none, baseline passed; then the same run again is a cache
-// hit with no make.
+// TestE2ERun is the lab core's acceptance: 6.12 unpatched (the negative
+// control) on x86_64 and i386, probe = none, baseline passed; then the same
+// run again is a cache hit with no make.
 func TestE2ERun(t *testing.T) {
 	needDebianTree(t)
 	out := t.TempDir()
-	code, stdout, _ := ptvmlab(t, "run", "--out", out)
+	code, stdout, _ := ptvmlab(t, "run", "--series", "none", "--out", out)
 	if code != 0 {
 		t.Fatalf("ptvmlab run: exit %d", code)
 	}
@@ -109,7 +109,7 @@ func TestE2ERun(t *testing.T) {
 	}
 
 	out2 := t.TempDir()
-	code, _, stderr := ptvmlab(t, "run", "--out", out2)
+	code, _, stderr := ptvmlab(t, "run", "--series", "none", "--out", out2)
 	if code != 0 {
 		t.Fatalf("second ptvmlab run: exit %d", code)
 	}
@@ -141,7 +141,7 @@ func TestE2EFaults(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
 			start := time.Now()
-			code, _, _ := ptvmlab(t, append([]string{"run", "--arch", "x86_64", "--out", out}, tc.args...)...)
+			code, _, _ := ptvmlab(t, append([]string{"run", "--series", "none", "--arch", "x86_64", "--out", out}, tc.args...)...)
 			if code != tc.code {
 				t.Errorf("exit %d, want %d", code, tc.code)
 			}
