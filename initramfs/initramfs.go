@@ -58,6 +58,9 @@ var Binaries = map[string]string{
 	"./guesttests/cmd/ptvm-tests": proto.TestsBinary,
 }
 
+// IA32Tests is where an x86_64 image carries the suite's 386 build.
+const IA32Tests = "/bin/ptvm-tests-386"
+
 // Build compiles the guest binaries and writes the image into the cache.
 // An image whose inputs (guest sources, go.mod, Go version, GOARCH, extra
 // files) are unchanged is found by their digest without running go at all.
@@ -145,6 +148,18 @@ func build(ctx context.Context, o Opts) (Image, error) {
 	files := append([]File(nil), o.Files...)
 	for _, p := range pkgs {
 		files = append(files, File{Src: filepath.Join(bin, path.Base(p)), Dst: Binaries[p]})
+	}
+	if o.GOARCH == "amd64" {
+		// The suite's 386 build: ia32 tracees, and a 32-bit tracer, on the
+		// x86_64 kernel.
+		b386 := filepath.Join(bin, "ptvm-tests-386")
+		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", b386, "./guesttests/cmd/ptvm-tests")
+		cmd.Dir = o.ModuleDir
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=386")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return Image{}, fmt.Errorf("build the 386 guest suite: %w: %s", err, strings.TrimSpace(string(out)))
+		}
+		files = append(files, File{Src: b386, Dst: IA32Tests})
 	}
 	recs, err := records(files)
 	if err != nil {

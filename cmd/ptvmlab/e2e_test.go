@@ -296,3 +296,40 @@ func bareFirstResult(b *testing.B, kernel, initrd string) time.Duration {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestE2ECancelLeavesNoQEMU: cancelling a boot (Ctrl-C) kills QEMU; no
+// process of that boot survives.
+func TestE2ECancelLeavesNoQEMU(t *testing.T) {
+	needDebianTree(t)
+	ctx := context.Background()
+	c, _ := cache.Default()
+	spec, _ := source.Parse("debian:6.12")
+	tree, err := source.Resolve(ctx, c, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frags, _ := kconfig.Load("../../kconfigs", kbuild.Arches["x86_64"].Fragments...)
+	k, err := kbuild.Build(ctx, c, kbuild.Request{Tree: tree, Arch: kbuild.Arches["x86_64"], Fragments: frags})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: "amd64", ModuleDir: "../..", Cache: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	marker := "ptvmlab.cancel-test=" + strings.ReplaceAll(t.Name(), "/", "-") + time.Now().Format("150405.000")
+	cctx, cancel := context.WithTimeout(ctx, 4*time.Second)
+	defer cancel()
+	_, err = qemu.Backend{}.Boot(cctx, vm.Spec{Arch: "x86_64", Kernel: k.Image, Initrd: img.Path, Dir: t.TempDir(),
+		Cmdline: []string{"ptvmlab.fault=hang", marker}, Timeout: time.Minute})
+	if !vm.IsInfra(err) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a cancelled boot returned %v", err)
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		b, _ := os.ReadFile(p)
+		if bytes.Contains(b, []byte(marker)) {
+			t.Errorf("QEMU survived the cancel: %s", strings.ReplaceAll(string(b), "\x00", " "))
+		}
+	}
+}

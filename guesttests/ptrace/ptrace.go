@@ -204,6 +204,20 @@ func (t *Tracee) syscallInfo(s *Stop) error {
 	return nil
 }
 
+// Wait waits for the tracee's next stop without resuming it (after a
+// signal sent to it, say).
+func (t *Tracee) Wait() (Stop, error) { return t.next() }
+
+// SetRet stores v as the syscall's return value (ax) at the current stop.
+func (t *Tracee) SetRet(v int64) error {
+	regs, err := GetRegs(t.Pid)
+	if err != nil {
+		return err
+	}
+	regs.SetRet(v)
+	return SetRegs(t.Pid, regs)
+}
+
 // Finish lets the tracee run to its end without stops and returns what it
 // printed and how it ended.
 func (t *Tracee) Finish() (string, unix.WaitStatus, error) {

@@ -16,6 +16,9 @@ func GetRegs(pid int) (Regs, error) {
 	return r, err
 }
 
+// SetRegs writes pid's registers.
+func SetRegs(pid int, r Regs) error { return unix.PtraceSetRegs(pid, &r.PtraceRegs) }
+
 // Nr is the syscall number at a syscall stop.
 func (r Regs) Nr() int { return int(int64(r.Orig_rax)) }
 

@@ -10,26 +10,64 @@ import (
 var All = []Test{
 	{Name: "probe", Run: testProbe},
 	{Name: "baseline", Run: testBaseline},
+	{Name: "skipexit", Run: testSkipExit},
+	{Name: "skipcall", Run: testSkipCall},
+	{Name: "skipcall_poked", Run: testSkipCallPoked},
+	{Name: "unknown_bits", Run: testUnknownBits},
+	{Name: "tags_dont_stick", Run: testTagsDontStick},
+	{Name: "cont_and_singlestep", Run: testContAndStep},
+	{Name: "signals", Run: testSignals},
+	{Name: "sysemu", Run: testSysemu},
+	{Name: "ia32", Run: testIA32},
 	{Name: "kselftest", Run: testKselftest},
 }
 
-// startAtA starts the scenario tracee and resumes it with plain
-// PTRACE_SYSCALL to the entry stop of syscall A.
-func startAtA(t *T) *ptrace.Tracee {
-	tr, err := ptrace.Start([]string{t.cfg.Self, TraceeFlag}, TraceeEnv)
+// start starts a tracee of the configured binary and ABI running scenario
+// and returns it at its SIGSTOP sync point.
+func start(t *T, scenario string, args ...string) *ptrace.Tracee {
+	argv := append([]string{t.cfg.traceeBin(), TraceeFlag, scenario}, args...)
+	tr, err := ptrace.Start(argv, TraceeEnv)
 	if err != nil {
 		t.Fatalf("start tracee: %v", err)
 	}
-	s, err := tr.Resume(ptrace.Syscall, 0, 0)
+	return tr
+}
+
+// startAtA starts the tracee and resumes it with plain PTRACE_SYSCALL to the
+// entry stop of syscall A.
+func startAtA(t *T, scenario string, args ...string) *ptrace.Tracee {
+	tr := start(t, scenario, args...)
+	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, t.cfg.abi().A)
+	return tr
+}
+
+// resume restarts the tracee and returns its next stop, failing the test on
+// a ptrace error.
+func resume(t *T, tr *ptrace.Tracee, req int, addr uintptr, sig syscall.Signal) ptrace.Stop {
+	s, err := tr.Resume(req, addr, sig)
 	if err != nil {
 		tr.Kill()
-		t.Fatalf("resume to A: %v", err)
+		t.Fatalf("%v", err)
 	}
-	if !s.Syscall || !s.Entry || s.Nr != NrA {
-		tr.Kill()
-		t.Fatalf("after the sync point: want the entry stop of syscall %d, got %v", NrA, s)
+	return s
+}
+
+const (
+	entry = true
+	exit  = false
+)
+
+// expect fails the test unless s is the entry (or exit) stop of syscall nr.
+func expect(t *T, tr *ptrace.Tracee, s ptrace.Stop, isEntry bool, nr int) {
+	if s.Syscall && s.Entry == isEntry && s.Nr == nr {
+		return
 	}
-	return tr
+	kind := "exit"
+	if isEntry {
+		kind = "entry"
+	}
+	tr.Kill()
+	t.Fatalf("want the %s stop of syscall %d, got %v", kind, nr, s)
 }
 
 // finish lets the tracee run out and returns its report.
@@ -60,26 +98,16 @@ const (
 // whether A's exit stop still comes; then resume B's entry stop with
 // SKIPCALL and see whether B ran.
 func Probe(t *T) string {
-	tr := startAtA(t)
+	abi := t.cfg.abi()
+	tr := startAtA(t, ScenarioBasic)
 	defer tr.Kill()
-	s, err := tr.Resume(ptrace.Syscall, ptrace.TagSkipExit, 0)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	if s.Syscall && !s.Entry && s.Nr == NrA {
+	s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipExit, 0)
+	if s.Syscall && !s.Entry && s.Nr == abi.A {
 		t.Logf("SKIPEXIT ignored: the exit stop of A came (%v)", s)
 		return LevelNone
 	}
-	if !s.Syscall || !s.Entry || s.Nr != NrB {
-		t.Fatalf("after A with SKIPEXIT: want B's entry stop, got %v", s)
-	}
-	s, err = tr.Resume(ptrace.Syscall, ptrace.TagSkipCall, 0)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	if !s.Syscall || !s.Entry || s.Nr != NrC {
-		t.Fatalf("after B with SKIPCALL: want C's entry stop, got %v", s)
-	}
+	expect(t, tr, s, entry, abi.B)
+	expect(t, tr, resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0), entry, abi.C)
 	r := finish(t, tr)
 	if r.BErr == int(syscall.ENOSYS) {
 		return LevelSkipCall
@@ -99,25 +127,17 @@ func testProbe(t *T) {
 // testBaseline pins addr=0: every syscall gives an entry stop, then an exit
 // stop carrying its result.
 func testBaseline(t *T) {
-	tr := startAtA(t)
+	abi := t.cfg.abi()
+	tr := startAtA(t, ScenarioBasic)
 	defer tr.Kill()
 	want := []struct {
 		entry bool
 		nr    int
-	}{{false, NrA}, {true, NrB}, {false, NrB}, {true, NrC}, {false, NrC}}
+	}{{exit, abi.A}, {entry, abi.B}, {exit, abi.B}, {entry, abi.C}, {exit, abi.C}}
 	var aRet int64
 	for i, w := range want {
-		s, err := tr.Resume(ptrace.Syscall, 0, 0)
-		if err != nil {
-			t.Fatalf("stop %d: %v", i+1, err)
-		}
-		if !s.Syscall || s.Entry != w.entry || s.Nr != w.nr {
-			kind := "exit"
-			if w.entry {
-				kind = "entry"
-			}
-			t.Fatalf("stop %d: want the %s stop of syscall %d, got %v", i+1, kind, w.nr, s)
-		}
+		s := resume(t, tr, ptrace.Syscall, 0, 0)
+		expect(t, tr, s, w.entry, w.nr)
 		if i == 0 {
 			aRet = s.Ret
 		}

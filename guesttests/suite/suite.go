@@ -32,9 +32,43 @@ type T struct {
 type Config struct {
 	// Self is the path of this binary, re-executed for tracees.
 	Self string
+	// Tracee, when set, is the binary traced instead of Self (an i386
+	// build, for ia32 tracees), and TraceeABI its syscall numbering.
+	Tracee    string
+	TraceeABI ABI
 	// Expect is the PTRACE_VM level the kernel must offer: "none",
 	// "skipexit" or "skipcall"; "" accepts any level.
 	Expect string
+	probed string
+}
+
+func (c Config) traceeBin() string {
+	if c.Tracee != "" {
+		return c.Tracee
+	}
+	return c.Self
+}
+
+func (c Config) abi() ABI {
+	if c.Tracee != "" {
+		return c.TraceeABI
+	}
+	return NativeABI
+}
+
+// patched reports whether the kernel must honour the tags. With no
+// expectation (a run outside the lab) the probe decides.
+func (t *T) patched() bool {
+	switch t.cfg.Expect {
+	case LevelSkipCall:
+		return true
+	case LevelNone:
+		return false
+	}
+	if t.cfg.probed == "" {
+		t.cfg.probed = Probe(&T{name: "probe", cfg: t.cfg})
+	}
+	return t.cfg.probed == LevelSkipCall
 }
 
 // Logf adds a diagnostic line to the test's output.
@@ -64,7 +98,12 @@ func (t *T) Result(s string) { t.result = s }
 // Run runs fn as a subtest named name, on the calling goroutine's thread. A
 // failed subtest fails t.
 func (t *T) Run(name string, fn func(t *T)) bool {
-	sub := &T{name: name, cfg: t.cfg}
+	return t.RunWith(name, t.cfg, fn)
+}
+
+// RunWith is Run with another configuration (an ia32 tracee, say).
+func (t *T) RunWith(name string, cfg Config, fn func(t *T)) bool {
+	sub := &T{name: name, cfg: cfg}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -3,12 +3,15 @@ package suite
 import (
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
 
-// TraceeFlag, as argv[1], runs this binary as a tracee instead of the suite.
+// TraceeFlag, as argv[1], runs this binary as a tracee instead of the suite;
+// argv[2] names the scenario and argv[3] is its argument.
 const TraceeFlag = "-tracee"
 
 // TraceeEnv quiets the Go runtime in the tracee: no GC and no asynchronous
@@ -16,38 +19,97 @@ const TraceeFlag = "-tracee"
 // scenario makes between its sync point and its report.
 var TraceeEnv = []string{"GOGC=off", "GODEBUG=asyncpreemptoff=1", "GOMAXPROCS=1"}
 
-// The scenario's syscalls, in order, after the SIGSTOP sync point:
-// A = getpid (no side effect, known result), B = dup(2) (a side effect: a new
-// fd), C = getppid (a marker: the stop after B's).
+// ABI is a tracee's syscall numbering: the tracer reads orig_ax, and an ia32
+// tracee under a 64-bit tracer uses i386 numbers.
+type ABI struct {
+	Name      string
+	A, B, C   int // getpid, dup (or mkdir), getppid
+	Mkdir     int
+	ExitGroup int
+}
+
+// The two x86 ABIs.
 var (
-	NrA = unix.SYS_GETPID
-	NrB = unix.SYS_DUP
-	NrC = unix.SYS_GETPPID
+	ABIAmd64 = ABI{Name: "amd64", A: 39, B: 32, C: 110, Mkdir: 83, ExitGroup: 231}
+	ABI386   = ABI{Name: "386", A: 20, B: 41, C: 64, Mkdir: 39, ExitGroup: 252}
 )
 
-// RunTracee is the tracee's main: it makes the scenario's syscalls with raw
-// syscall instructions (no runtime hooks between them), then prints what
-// each returned, as "a=R/E b=R/E c=R/E" with E the errno, and exits.
-// The caller must have locked the main goroutine to the main thread in an
-// init function: only that thread is traced.
-func RunTracee() {
+// NativeABI is the ABI of this binary.
+var NativeABI = map[string]ABI{"amd64": ABIAmd64, "386": ABI386}[goarch]
+
+// Scenarios. Every one raises SIGSTOP (the sync point the tracer waits for),
+// then makes A, B and C with raw syscall instructions (no runtime hooks in
+// between), prints what each returned and which signals are pending, and
+// exits 0.
+const (
+	// ScenarioBasic: B is dup(2), a side effect the report shows.
+	ScenarioBasic = "basic"
+	// ScenarioBlocked: as basic, with SIGUSR1 and SIGUSR2 blocked before
+	// the sync point, so signals the tracer injects stay pending.
+	ScenarioBlocked = "blocked"
+	// ScenarioMkdir: B is mkdir(argv[3]), a side effect that outlives the
+	// tracee.
+	ScenarioMkdir = "mkdir"
+)
+
+// RunTracee is the tracee's main. The caller must have locked the main
+// goroutine to the main thread in an init function: only that thread is
+// traced.
+func RunTracee(args []string) {
+	scenario, arg := ScenarioBasic, ""
+	if len(args) > 0 {
+		scenario = args[0]
+	}
+	if len(args) > 1 {
+		arg = args[1]
+	}
+	var path *byte
+	switch scenario {
+	case ScenarioBasic:
+	case ScenarioBlocked:
+		set := uint64(1<<(unix.SIGUSR1-1) | 1<<(unix.SIGUSR2-1))
+		if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_BLOCK, uintptr(unsafe.Pointer(&set)), 0, 8, 0, 0); e != 0 {
+			fmt.Fprintln(os.Stderr, "tracee: sigprocmask:", e)
+			os.Exit(3)
+		}
+	case ScenarioMkdir:
+		p, err := unix.BytePtrFromString(arg)
+		if err != nil {
+			os.Exit(3)
+		}
+		path = p
+	default:
+		fmt.Fprintln(os.Stderr, "tracee: unknown scenario", scenario)
+		os.Exit(3)
+	}
+	nrB, argB := uintptr(NativeABI.B), uintptr(2)
+	if path != nil {
+		nrB, argB = uintptr(NativeABI.Mkdir), uintptr(unsafe.Pointer(path))
+	}
 	pid, _, _ := unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
 	unix.RawSyscall(unix.SYS_KILL, pid, uintptr(syscall.SIGSTOP), 0)
-	a, _, ae := unix.RawSyscall(uintptr(NrA), 0, 0, 0)
-	b, _, be := unix.RawSyscall(uintptr(NrB), 2, 0, 0)
-	c, _, ce := unix.RawSyscall(uintptr(NrC), 0, 0, 0)
-	fmt.Printf("a=%d/%d b=%d/%d c=%d/%d pid=%d\n", int(a), int(ae), int(b), int(be), int(c), int(ce), pid)
+	a, _, ae := unix.RawSyscall(uintptr(NativeABI.A), 0, 0, 0)
+	b, _, be := unix.RawSyscall6(nrB, argB, 0o755, 0, 0, 0, 0)
+	c, _, ce := unix.RawSyscall(uintptr(NativeABI.C), 0, 0, 0)
+	var pending uint64
+	unix.RawSyscall(unix.SYS_RT_SIGPENDING, uintptr(unsafe.Pointer(&pending)), 8, 0)
+	fmt.Printf("a=%d/%d b=%d/%d c=%d/%d pid=%d pending=%#x\n", int32(a), int(ae), int32(b), int(be), int32(c), int(ce), pid, pending)
 	os.Exit(0)
 }
 
-// TraceeReport is what the tracee printed.
+// TraceeReport is what the tracee printed: each call's result and errno,
+// its pid and its pending signal mask.
 type TraceeReport struct {
 	A, AErr, B, BErr, C, CErr, Pid int
+	Pending                        uint64
 }
+
+// Has reports whether sig is pending in the tracee.
+func (r TraceeReport) Has(sig syscall.Signal) bool { return r.Pending&(1<<(uint(sig)-1)) != 0 }
 
 func parseReport(s string) (TraceeReport, error) {
 	var r TraceeReport
-	_, err := fmt.Sscanf(s, "a=%d/%d b=%d/%d c=%d/%d pid=%d", &r.A, &r.AErr, &r.B, &r.BErr, &r.C, &r.CErr, &r.Pid)
+	_, err := fmt.Sscanf(strings.TrimSpace(s), "a=%d/%d b=%d/%d c=%d/%d pid=%d pending=%v", &r.A, &r.AErr, &r.B, &r.BErr, &r.C, &r.CErr, &r.Pid, &r.Pending)
 	if err != nil {
 		return r, fmt.Errorf("tracee report %q: %w", s, err)
 	}

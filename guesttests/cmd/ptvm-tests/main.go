@@ -22,7 +22,7 @@ func init() {
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == suite.TraceeFlag {
-		suite.RunTracee()
+		suite.RunTracee(os.Args[2:])
 		return
 	}
 	expect := flag.String("expect", "", "the PTRACE_VM level this kernel must offer: none, skipexit or skipcall")

@@ -1,0 +1,294 @@
+package suite
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/ptvmlab/ptvmlab/guesttests/ptrace"
+)
+
+// Every behaviour below pins what a patched kernel does with the tags and,
+// on an unpatched kernel (the negative control), that the tags are ignored:
+// the entry/exit stops of plain PTRACE_SYSCALL and the call running.
+
+// testSkipExit: SKIPEXIT at A's entry runs A (its real result reaches the
+// tracee) and the next stop is B's entry.
+func testSkipExit(t *T) {
+	abi := t.cfg.abi()
+	tr := startAtA(t, ScenarioBasic)
+	defer tr.Kill()
+	s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipExit, 0)
+	if t.patched() {
+		expect(t, tr, s, entry, abi.B)
+	} else {
+		expect(t, tr, s, exit, abi.A)
+		t.Logf("unpatched: SKIPEXIT ignored, A's exit stop came")
+	}
+	r := finish(t, tr)
+	if r.AErr != 0 || r.A != r.Pid {
+		t.Errorf("A (getpid) must run: returned %d errno %d, pid %d", r.A, r.AErr, r.Pid)
+	}
+}
+
+// testSkipCall: SKIPCALL (0x6, and 0x4 alone) at B's entry: B has no side
+// effect and returns -ENOSYS, and the next stop is C's entry.
+func testSkipCall(t *T) {
+	abi := t.cfg.abi()
+	for _, addr := range []uintptr{ptrace.TagSkipCall, 0x4} {
+		t.Run(fmt.Sprintf("addr=%#x", addr), func(t *T) {
+			tr := startAtA(t, ScenarioBasic)
+			defer tr.Kill()
+			expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+			expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
+			s := resume(t, tr, ptrace.Syscall, addr, 0)
+			patched := t.patched()
+			if patched {
+				expect(t, tr, s, entry, abi.C)
+			} else {
+				expect(t, tr, s, exit, abi.B)
+			}
+			r := finish(t, tr)
+			switch {
+			case patched && r.BErr != int(syscall.ENOSYS):
+				t.Errorf("B (dup) must be skipped with -ENOSYS: returned %d errno %d", r.B, r.BErr)
+			case !patched && (r.BErr != 0 || r.B < 3):
+				t.Errorf("unpatched: B (dup) must run: returned %d errno %d", r.B, r.BErr)
+			}
+		})
+	}
+}
+
+// testSkipCallPoked: a return value the tracer stores at B's entry reaches
+// the tracee when B is skipped.
+func testSkipCallPoked(t *T) {
+	abi := t.cfg.abi()
+	tr := startAtA(t, ScenarioBasic)
+	defer tr.Kill()
+	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
+	if err := tr.SetRet(1234); err != nil {
+		t.Fatalf("set return value: %v", err)
+	}
+	s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0)
+	if !t.patched() {
+		expect(t, tr, s, exit, abi.B)
+		if r := finish(t, tr); r.BErr != 0 || r.B < 3 {
+			t.Errorf("unpatched: B (dup) must run and overwrite the stored value: returned %d errno %d", r.B, r.BErr)
+		}
+		return
+	}
+	expect(t, tr, s, entry, abi.C)
+	if r := finish(t, tr); r.B != 1234 || r.BErr != 0 {
+		t.Errorf("B must return the stored 1234: returned %d errno %d", r.B, r.BErr)
+	}
+}
+
+// testUnknownBits: ptrace accepts any addr and acts on addr & 0x6 only.
+func testUnknownBits(t *T) {
+	abi := t.cfg.abi()
+	for _, addr := range []uintptr{0x1, 0x8, 0x8 | ptrace.TagSkipExit, ^uintptr(ptrace.TagSkipCall)} {
+		t.Run(fmt.Sprintf("addr=%#x", addr), func(t *T) {
+			tr := startAtA(t, ScenarioBasic)
+			defer tr.Kill()
+			s := resume(t, tr, ptrace.Syscall, addr, 0)
+			if t.patched() && addr&ptrace.TagSkipCall == ptrace.TagSkipExit {
+				expect(t, tr, s, entry, abi.B)
+			} else {
+				expect(t, tr, s, exit, abi.A)
+			}
+			finish(t, tr)
+		})
+	}
+}
+
+// testTagsDontStick: tags last one stop; the next plain resume gets its exit
+// stop again.
+func testTagsDontStick(t *T) {
+	abi := t.cfg.abi()
+	tr := startAtA(t, ScenarioBasic)
+	defer tr.Kill()
+	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
+	s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0)
+	if !t.patched() {
+		expect(t, tr, s, exit, abi.B)
+		s = resume(t, tr, ptrace.Syscall, 0, 0)
+	}
+	expect(t, tr, s, entry, abi.C)
+	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.C)
+	finish(t, tr)
+}
+
+// testContAndStep: PTRACE_CONT and PTRACE_SINGLESTEP carry the tags from an
+// entry stop; from a signal stop the tags do nothing.
+func testContAndStep(t *T) {
+	abi := t.cfg.abi()
+	checkB := func(t *T, r TraceeReport) {
+		if t.patched() && r.BErr != int(syscall.ENOSYS) {
+			t.Errorf("B (dup) must be skipped: returned %d errno %d", r.B, r.BErr)
+		}
+		if !t.patched() && (r.BErr != 0 || r.B < 3) {
+			t.Errorf("unpatched: B (dup) must run: returned %d errno %d", r.B, r.BErr)
+		}
+	}
+	t.Run("cont", func(t *T) {
+		tr := startAtA(t, ScenarioBasic)
+		defer tr.Kill()
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
+		if s := resume(t, tr, ptrace.Cont, ptrace.TagSkipCall, 0); !s.Exited {
+			t.Fatalf("after PTRACE_CONT the tracee must run to its end, got %v", s)
+		}
+		checkB(t, finish(t, tr))
+	})
+	t.Run("singlestep", func(t *T) {
+		tr := startAtA(t, ScenarioBasic)
+		defer tr.Kill()
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
+		if s := resume(t, tr, ptrace.SingleStep, ptrace.TagSkipCall, 0); s.Syscall || s.Signal != syscall.SIGTRAP {
+			t.Fatalf("after PTRACE_SINGLESTEP want a SIGTRAP step stop, got %v", s)
+		}
+		checkB(t, finish(t, tr))
+	})
+	t.Run("from_signal_stop", func(t *T) {
+		tr := start(t, ScenarioBasic) // at the SIGSTOP stop
+		defer tr.Kill()
+		expect(t, tr, resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0), entry, abi.A)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+		if r := finish(t, tr); r.AErr != 0 || r.A != r.Pid {
+			t.Errorf("A must run: tags given at a signal stop do nothing; returned %d errno %d", r.A, r.AErr)
+		}
+	})
+}
+
+// testSignals: a skipped call and signals.
+func testSignals(t *T) {
+	abi := t.cfg.abi()
+	toB := func(t *T, scenario string, args ...string) *ptrace.Tracee {
+		tr := startAtA(t, scenario, args...)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
+		return tr
+	}
+	afterB := func(t *T, tr *ptrace.Tracee, s ptrace.Stop) TraceeReport {
+		if t.patched() {
+			expect(t, tr, s, entry, abi.C)
+		} else {
+			expect(t, tr, s, exit, abi.B)
+		}
+		r := finish(t, tr)
+		if t.patched() && r.BErr != int(syscall.ENOSYS) {
+			t.Errorf("B must be skipped: returned %d errno %d", r.B, r.BErr)
+		}
+		return r
+	}
+	t.Run("sigusr1_as_data", func(t *T) {
+		tr := toB(t, ScenarioBlocked)
+		defer tr.Kill()
+		r := afterB(t, tr, resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, syscall.SIGUSR1))
+		if !r.Has(syscall.SIGUSR1) {
+			t.Errorf("SIGUSR1 given with the resume is not pending (pending %#x)", r.Pending)
+		}
+	})
+	t.Run("queued_at_entry_stop", func(t *T) {
+		tr := toB(t, ScenarioBlocked)
+		defer tr.Kill()
+		// Thread-directed: a process-directed signal would go to one of
+		// the Go runtime's other, untraced threads.
+		if err := syscall.Tgkill(tr.Pid, tr.Pid, syscall.SIGUSR2); err != nil {
+			t.Fatalf("kill: %v", err)
+		}
+		r := afterB(t, tr, resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0))
+		if !r.Has(syscall.SIGUSR2) {
+			t.Errorf("SIGUSR2 queued at the entry stop is lost (pending %#x)", r.Pending)
+		}
+	})
+	t.Run("sigkill_at_entry_stop", func(t *T) {
+		dir := filepath.Join(os.TempDir(), fmt.Sprintf("ptvm-sigkill-%d", os.Getpid()))
+		os.Remove(dir)
+		defer os.Remove(dir)
+		tr := startAtA(t, ScenarioMkdir, dir)
+		defer tr.Kill()
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+		if s := resume(t, tr, ptrace.Syscall, 0, 0); !s.Syscall || !s.Entry || s.Nr != abi.Mkdir {
+			t.Fatalf("want mkdir's entry stop, got %v", s)
+		}
+		if err := syscall.Kill(tr.Pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill: %v", err)
+		}
+		s, err := tr.Wait()
+		if err != nil || !s.Exited || !s.Status.Signaled() || s.Status.Signal() != syscall.SIGKILL {
+			t.Fatalf("want death by SIGKILL, got %v, %v", s, err)
+		}
+		if _, err := os.Stat(dir); err == nil {
+			t.Errorf("mkdir ran although SIGKILL came at its entry stop")
+		}
+	})
+}
+
+// testSysemu: PTRACE_SYSEMU ignores the tags: every call stops once, at its
+// entry, and none runs.
+func testSysemu(t *T) {
+	abi := t.cfg.abi()
+	tr := start(t, ScenarioBasic)
+	defer tr.Kill()
+	expect(t, tr, resume(t, tr, ptrace.Sysemu, ptrace.TagSkipExit, 0), entry, abi.A)
+	expect(t, tr, resume(t, tr, ptrace.Sysemu, ptrace.TagSkipCall, 0), entry, abi.B)
+	expect(t, tr, resume(t, tr, ptrace.Sysemu, 0, 0), entry, abi.C)
+	r := finish(t, tr)
+	if r.AErr != int(syscall.ENOSYS) || r.BErr != int(syscall.ENOSYS) {
+		t.Errorf("under PTRACE_SYSEMU A and B must not run: A %d/%d, B %d/%d", r.A, r.AErr, r.B, r.BErr)
+	}
+}
+
+// IA32Binary is the 386 build of this suite in an x86_64 guest's image.
+const IA32Binary = "/bin/ptvm-tests-386"
+
+// behaviours maps the tests that take an ia32 tracee to their functions.
+var behaviours = map[string]func(*T){
+	"baseline": testBaseline, "skipexit": testSkipExit, "skipcall": testSkipCall, "skipcall_poked": testSkipCallPoked,
+	"unknown_bits": testUnknownBits, "tags_dont_stick": testTagsDontStick, "cont_and_singlestep": testContAndStep,
+	"signals": testSignals, "sysemu": testSysemu,
+}
+
+// ia32Tests are the behaviours that also run with an ia32 tracee.
+var ia32Tests = []string{"baseline", "skipexit", "skipcall", "skipcall_poked", "unknown_bits",
+	"tags_dont_stick", "cont_and_singlestep", "signals", "sysemu"}
+
+// testIA32: on an x86_64 kernel, the behaviours with a 32-bit tracee, under
+// a 64-bit tracer (this binary) and under a 32-bit tracer (the 386 build).
+func testIA32(t *T) {
+	if goarch != "amd64" {
+		t.Skipf("ia32 emulation needs an x86_64 kernel; this is a %s guest", goarch)
+	}
+	if _, err := os.Stat(IA32Binary); err != nil {
+		t.Fatalf("the x86_64 image lacks %s", IA32Binary)
+	}
+	cfg := t.cfg
+	cfg.Tracee, cfg.TraceeABI = IA32Binary, ABI386
+	t.Run("tracer64", func(t *T) {
+		for _, name := range ia32Tests {
+			t.RunWith(name, cfg, behaviours[name])
+		}
+	})
+	t.Run("tracer32", func(t *T) {
+		args := []string{"-tests", strings.Join(ia32Tests, ",")}
+		if t.cfg.Expect != "" {
+			args = append(args, "-expect", t.cfg.Expect)
+		}
+		out, err := exec.Command(IA32Binary, args...).CombinedOutput()
+		if err != nil {
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				t.Logf("%s", l)
+			}
+			t.Errorf("the 32-bit tracer's suite failed: %v", err)
+			return
+		}
+		t.Result(fmt.Sprintf("%d behaviours passed under a 32-bit tracer", len(ia32Tests)))
+	})
+}

@@ -1,0 +1,5 @@
+package suite
+
+import "runtime"
+
+const goarch = runtime.GOARCH
