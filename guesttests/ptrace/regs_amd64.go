@@ -9,15 +9,21 @@ import (
 // Regs is the tracee's register file.
 type Regs struct{ unix.PtraceRegs }
 
-// GetRegs reads pid's registers.
+// GetRegs reads pid's registers with PTRACE_GETREGS, in the tracer's
+// layout. x/sys's PtraceGetRegs uses PTRACE_GETREGSET, which answers in the
+// tracee's layout: for an ia32 tracee under a 64-bit tracer that is the
+// 32-bit struct, read into the 64-bit one.
 func GetRegs(pid int) (Regs, error) {
 	var r Regs
-	err := unix.PtraceGetRegs(pid, &r.PtraceRegs)
+	_, err := Raw(unix.PTRACE_GETREGS, pid, 0, uintptr(unsafe.Pointer(&r.PtraceRegs)))
 	return r, err
 }
 
-// SetRegs writes pid's registers.
-func SetRegs(pid int, r Regs) error { return unix.PtraceSetRegs(pid, &r.PtraceRegs) }
+// SetRegs writes pid's registers with PTRACE_SETREGS (see GetRegs).
+func SetRegs(pid int, r Regs) error {
+	_, err := Raw(unix.PTRACE_SETREGS, pid, 0, uintptr(unsafe.Pointer(&r.PtraceRegs)))
+	return err
+}
 
 // Nr is the syscall number at a syscall stop.
 func (r Regs) Nr() int { return int(int64(r.Orig_rax)) }

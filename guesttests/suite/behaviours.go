@@ -266,11 +266,15 @@ func testIA32(t *T) {
 	if goarch != "amd64" {
 		t.Skipf("ia32 emulation needs an x86_64 kernel; this is a %s guest", goarch)
 	}
-	if _, err := os.Stat(IA32Binary); err != nil {
-		t.Fatalf("the x86_64 image lacks %s", IA32Binary)
+	bin := t.cfg.IA32
+	if bin == "" {
+		bin = IA32Binary
+	}
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("the x86_64 image lacks %s", bin)
 	}
 	cfg := t.cfg
-	cfg.Tracee, cfg.TraceeABI = IA32Binary, ABI386
+	cfg.Tracee, cfg.TraceeABI = bin, ABI386
 	t.Run("tracer64", func(t *T) {
 		for _, name := range ia32Tests {
 			t.RunWith(name, cfg, behaviours[name])
@@ -281,7 +285,7 @@ func testIA32(t *T) {
 		if t.cfg.Expect != "" {
 			args = append(args, "-expect", t.cfg.Expect)
 		}
-		out, err := exec.Command(IA32Binary, args...).CombinedOutput()
+		out, err := exec.Command(bin, args...).CombinedOutput()
 		if err != nil {
 			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 				t.Logf("%s", l)

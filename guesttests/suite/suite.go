@@ -36,6 +36,9 @@ type Config struct {
 	// build, for ia32 tracees), and TraceeABI its syscall numbering.
 	Tracee    string
 	TraceeABI ABI
+	// IA32 is the suite's 386 build, for the ia32 test; "" means
+	// IA32Binary.
+	IA32 string
 	// Expect is the PTRACE_VM level the kernel must offer: "none",
 	// "skipexit" or "skipcall"; "" accepts any level.
 	Expect string
