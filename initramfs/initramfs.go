@@ -41,6 +41,9 @@ type Opts struct {
 	ModuleDir string
 	// Files are extra files (a UML kernel, say).
 	Files []File
+	// IA32 adds the suite's 386 build at IA32Tests (amd64 images only), for
+	// ia32 tracees and a 32-bit tracer on an x86_64 kernel.
+	IA32 bool
 	// Cache holds built images, named by the digest of their content.
 	Cache cache.Dir
 }
@@ -94,7 +97,7 @@ func Build(ctx context.Context, o Opts) (Image, error) {
 // each extra file's content.
 func inputDigest(o Opts) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "initramfs/1 %s %s\n", runtime.Version(), o.GOARCH)
+	fmt.Fprintf(h, "initramfs/2 %s %s ia32=%v\n", runtime.Version(), o.GOARCH, o.IA32)
 	add := func(p string) error {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -149,7 +152,7 @@ func build(ctx context.Context, o Opts) (Image, error) {
 	for _, p := range pkgs {
 		files = append(files, File{Src: filepath.Join(bin, path.Base(p)), Dst: Binaries[p]})
 	}
-	if o.GOARCH == "amd64" {
+	if o.GOARCH == "amd64" && o.IA32 {
 		// The suite's 386 build: ia32 tracees, and a 32-bit tracer, on the
 		// x86_64 kernel.
 		b386 := filepath.Join(bin, "ptvm-tests-386")

@@ -281,7 +281,7 @@ func cmdBoot(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	arch, _ := kbuild.LookupArch(arches[0])
 	start := time.Now()
-	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache})
+	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache, IA32: arch.GOARCH == "amd64"})
 	if err != nil {
 		return err
 	}

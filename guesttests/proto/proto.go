@@ -16,8 +16,12 @@ const (
 	// ArgTests selects the tests to run (comma-separated names); empty is all.
 	ArgTests = "ptvmlab.tests"
 	// ArgChannel forces the results channel: "port" (named virtio-serial
-	// port), "hvc" (the virtio console hvc0) or "serial" (ttyS1).
+	// port), "hvc" (the virtio console hvc0), "serial" (ttyS1) or
+	// "console" (the init's own stdout: UML inside the guest).
 	ArgChannel = "ptvmlab.channel"
+	// ArgHalt is how the init ends the machine: "reboot" (the default:
+	// QEMU runs with -no-reboot) or "poweroff" (UML, which would restart).
+	ArgHalt = "ptvmlab.halt"
 	// ArgExpect is the PTRACE_VM level the kernel must offer: "none" for an
 	// unpatched kernel (the negative control), "skipcall" for a patched one.
 	ArgExpect = "ptvmlab.expect"
@@ -31,3 +35,10 @@ const (
 
 // TestsBinary is where the test binary lives in the initramfs.
 const TestsBinary = "/bin/ptvm-tests"
+
+// Where an x86_64 guest image carries User-Mode Linux: the static kernel
+// and the initramfs UML boots with.
+const (
+	UMLKernel = "/uml/linux"
+	UMLInitrd = "/uml/initrd.cpio"
+)

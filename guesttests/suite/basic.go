@@ -19,6 +19,9 @@ var All = []Test{
 	{Name: "signals", Run: testSignals},
 	{Name: "sysemu", Run: testSysemu},
 	{Name: "ia32", Run: testIA32},
+	{Name: "uml", Run: testUML},
+	{Name: "uml_sysptvm", Run: testUMLSysptvm},
+	{Name: "sysemu_refused", Run: testSysemuRefused},
 	{Name: "kselftest", Run: testKselftest},
 }
 

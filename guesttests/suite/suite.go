@@ -26,7 +26,11 @@ type T struct {
 	result string // a short diagnostic for the result line
 	log    []string
 	subs   []*T // subtests, printed as nested KTAP before the result line
+	nested []string // KTAP from elsewhere (UML), printed nested as it came
 }
+
+// Nest adds KTAP lines produced elsewhere (a UML boot) as t's subtests.
+func (t *T) Nest(lines []string) { t.nested = append(t.nested, lines...) }
 
 // Config is what a run knows about the kernel under test.
 type Config struct {
@@ -131,6 +135,9 @@ func (t *T) Config() Config { return t.cfg }
 
 // write prints t as KTAP result number n at the given indentation.
 func (t *T) write(w io.Writer, n int, indent string) {
+	for _, l := range t.nested {
+		fmt.Fprintf(w, "%s  %s\n", indent, l)
+	}
 	if len(t.subs) > 0 {
 		fmt.Fprintf(w, "%s  KTAP version 1\n%s  1..%d\n", indent, indent, len(t.subs))
 		for i, sub := range t.subs {

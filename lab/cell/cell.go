@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os/exec"
 	"path/filepath"
 	"time"
 
@@ -73,6 +74,31 @@ func Build(ctx context.Context, env Env, tree source.Tree, series *patch.Series,
 	return kbuild.Build(ctx, env.Cache, req)
 }
 
+// UML builds the User-Mode Linux kernel of tree with series (stripped: the
+// guest has room for the code, not the symbols) and the initramfs it boots,
+// and returns both as files for an x86_64 guest image.
+func UML(ctx context.Context, env Env, tree source.Tree, series *patch.Series) ([]initramfs.File, error) {
+	b, err := Build(ctx, env, tree, series, "um")
+	if err != nil {
+		return nil, fmt.Errorf("UML: %w", err)
+	}
+	dir, err := env.Cache.Fill("uml", b.Key, func(tmp string) error {
+		out, err := exec.CommandContext(ctx, "strip", "-o", filepath.Join(tmp, "linux"), b.Image).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("strip %s: %w: %s", b.Image, err, out)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: "amd64", ModuleDir: env.ModuleDir, Cache: env.Cache})
+	if err != nil {
+		return nil, fmt.Errorf("UML initramfs: %w", err)
+	}
+	return []initramfs.File{{Src: filepath.Join(dir, "linux"), Dst: proto.UMLKernel}, {Src: img.Path, Dst: proto.UMLInitrd}}, nil
+}
+
 // Run builds and boots c. Errors that stop the cell before the boot (a
 // build that fails, a config that drops symbols) are returned; everything
 // from the boot on is in the record's status.
@@ -96,11 +122,19 @@ func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 	} else {
 		slog.Info("kernel built", "arch", c.Arch, "key", b.Key[:12], "took", b.Took.Round(time.Second))
 	}
-	selftests, err := kselftest.Build(ctx, env.Cache, c.Tree, arch.GOARCH)
+	files, err := kselftest.Build(ctx, env.Cache, c.Tree, arch.GOARCH)
 	if err != nil {
 		return rec, err
 	}
-	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache, Files: selftests})
+	if c.Arch == "x86_64" {
+		uml, err := UML(ctx, env, c.Tree, c.Series)
+		if err != nil {
+			return rec, err
+		}
+		files = append(files, uml...)
+	}
+	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache,
+		Files: files, IA32: arch.GOARCH == "amd64"})
 	if err != nil {
 		return rec, err
 	}

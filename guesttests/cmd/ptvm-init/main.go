@@ -9,6 +9,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -30,10 +31,11 @@ func main() {
 	fmt.Println(proto.MarkerStart)
 	mountAll()
 	args := cmdline()
+	poweroff := args[proto.ArgHalt] == "poweroff"
 	ch, how, err := openResults(args[proto.ArgChannel])
 	if err != nil {
 		logf("no results channel: %v", err)
-		halt()
+		halt(poweroff)
 	}
 	logf("results channel: %s", how)
 	switch args[proto.ArgFault] {
@@ -50,7 +52,7 @@ func main() {
 		}
 		ch.Write(b)
 		ch.Close()
-		halt()
+		halt(poweroff)
 	case "exit":
 		logf("fault=exit: init exits")
 		os.Exit(0)
@@ -64,14 +66,21 @@ func main() {
 	}
 	cmd := exec.Command(proto.TestsBinary, testArgs...)
 	cmd.Stdout = ch
-	cmd.Stderr = os.Stdout
+	if ch == os.Stdout {
+		cmd.Stderr = io.Discard // the console carries the results: keep it KTAP
+	}
+	if cmd.Stderr == nil {
+		cmd.Stderr = os.Stdout
+	}
 	cmd.Env = []string{"PATH=/bin", "HOME=/", "TMPDIR=/tmp"}
 	err = cmd.Run()
 	logf("tests ended: %v", err)
 	ch.Sync()
-	ch.Close()
+	if ch != os.Stdout {
+		ch.Close()
+	}
 	fmt.Println(proto.MarkerDone)
-	halt()
+	halt(poweroff)
 }
 
 // mountAll mounts proc, sysfs, a /dev and the tmpfs mounts the tests use.
@@ -141,6 +150,9 @@ func cmdline() map[string]string {
 // the kernel has multiport virtio consoles (2.6.35+), else the virtio
 // console hvc0, else the second serial port. want forces one.
 func openResults(want string) (*os.File, string, error) {
+	if want == "console" {
+		return os.Stdout, "console (stdout)", nil
+	}
 	if want == "" || want == "port" {
 		names, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
 		for _, n := range names {
@@ -184,10 +196,15 @@ func rawTTY(f *os.File) {
 	_ = unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t)
 }
 
-// halt ends the machine: reboot with QEMU's -no-reboot makes QEMU exit.
-func halt() {
+// halt ends the machine: reboot with QEMU's -no-reboot makes QEMU exit;
+// UML restarts on reboot, so it is powered off instead.
+func halt(poweroff bool) {
 	unix.Sync()
-	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
+	cmd := unix.LINUX_REBOOT_CMD_RESTART
+	if poweroff {
+		cmd = unix.LINUX_REBOOT_CMD_POWER_OFF
+	}
+	if err := unix.Reboot(cmd); err != nil {
 		logf("reboot: %v", err)
 	}
 	for {

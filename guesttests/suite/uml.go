@@ -1,0 +1,258 @@
+package suite
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
+	"github.com/ptvmlab/ptvmlab/guesttests/ptrace"
+)
+
+// umlTests run inside UML, on UML's own processes: the behaviours UML
+// offers them, and UML's own switches.
+var umlTests = []string{"probe", "baseline", "skipexit", "skipcall", "skipcall_poked", "unknown_bits",
+	"tags_dont_stick", "cont_and_singlestep", "signals", "uml_sysptvm", "sysemu_refused"}
+
+// umlBoot is one set of UML boot flags, the matrix's "UML boot flags".
+type umlBoot struct {
+	name  string
+	flags []string
+}
+
+var umlBoots = []umlBoot{{"default", nil}, {"nosysptvm", []string{"nosysptvm"}}, {"usesysemu", []string{"usesysemu"}}}
+
+var probeLineRe = regexp.MustCompile(`Checking ptrace new tags for syscall emulation\.\.\.(.*)`)
+
+// testUML boots the image's User-Mode Linux three times (default,
+// nosysptvm, usesysemu), checks its start-up line, and runs the behaviours
+// inside it; UML's KTAP is nested under each boot.
+func testUML(t *T) {
+	if _, err := os.Stat(proto.UMLKernel); err != nil {
+		if goarch == "amd64" {
+			t.Fatalf("the x86_64 image lacks %s", proto.UMLKernel)
+		}
+		t.Skipf("UML rides in x86_64 guests only; this is a %s guest", goarch)
+	}
+	patched := t.patched()
+	for _, b := range umlBoots {
+		t.Run(b.name, func(t *T) {
+			var want string // the start-up line's verdict; "" for no line
+			switch {
+			case !patched:
+				want = ""
+			case b.name == "default":
+				want = "OK"
+			case b.name == "nosysptvm":
+				want = "OK (disabled)"
+			}
+			out, err := runUML(b.flags, patched)
+			got := ""
+			if m := probeLineRe.FindSubmatch(out); m != nil {
+				got = strings.TrimSpace(string(m[1]))
+			}
+			if got != want {
+				t.Errorf("start-up probe line says %q, want %q", got, want)
+			}
+			lines, failed, passed := umlKTAP(out)
+			t.Nest(lines)
+			if err != nil {
+				t.Errorf("UML: %v", err)
+			}
+			switch {
+			case len(lines) == 0:
+				for _, l := range lastLines(out, 15) {
+					t.Logf("%s", l)
+				}
+				t.Errorf("no KTAP from inside UML")
+			case failed > 0:
+				t.Errorf("%d behaviours failed inside UML", failed)
+			case passed != len(umlTests):
+				t.Errorf("%d of %d behaviours reported inside UML", passed, len(umlTests))
+			default:
+				t.Result(fmt.Sprintf("probe line %q, %d behaviours passed inside UML", got, passed))
+			}
+		})
+	}
+}
+
+// runUML boots UML with flags and returns everything it printed.
+func runUML(flags []string, patched bool) ([]byte, error) {
+	expect := LevelNone
+	if patched {
+		expect = LevelSkipCall
+	}
+	args := append([]string{"mem=96M", "initrd=" + proto.UMLInitrd, "con0=fd:0,fd:1", "con=null", "loglevel=1",
+		proto.ArgChannel + "=console", proto.ArgHalt + "=poweroff", proto.ArgExpect + "=" + expect,
+		proto.ArgTests + "=" + strings.Join(umlTests, ",")}, flags...)
+	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, proto.UMLKernel, args...)
+	// UML's console reads stdin: give it a pipe that stays open and silent.
+	stdin, w, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	defer stdin.Close()
+	cmd.Stdin = stdin
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = []string{"PATH=/bin", "TMPDIR=/tmp", "HOME=/"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
+	err = cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("UML did not end within 150s")
+	}
+	return out.Bytes(), err
+}
+
+// umlKTAP extracts the KTAP block UML's init printed, and counts the
+// top-level results.
+func umlKTAP(out []byte) (lines []string, failed, passed int) {
+	in := false
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		l := strings.TrimRight(sc.Text(), "\r")
+		if l == "KTAP version 1" {
+			in, lines, failed, passed = true, nil, 0, 0
+		}
+		if !in || !looksKTAP(l) {
+			continue
+		}
+		lines = append(lines, l)
+		switch {
+		case strings.HasPrefix(l, "not ok "):
+			failed++
+		case strings.HasPrefix(l, "ok "):
+			passed++
+		}
+	}
+	return lines, failed, passed
+}
+
+func looksKTAP(l string) bool {
+	s := strings.TrimLeft(l, " ")
+	for _, p := range []string{"KTAP version", "1..", "ok ", "not ok ", "#"} {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func lastLines(b []byte, n int) []string {
+	ls := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return ls
+}
+
+// inUML reports whether this runs on a User-Mode Linux kernel.
+func inUML() bool {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	return err == nil && bytes.Contains(b, []byte("User Mode Linux"))
+}
+
+// umlFlags returns UML's boot flags from its command line.
+func umlFlags() map[string]bool {
+	b, _ := os.ReadFile("/proc/cmdline")
+	m := map[string]bool{}
+	for _, f := range strings.Fields(string(b)) {
+		m[f] = true
+	}
+	return m
+}
+
+// testUMLSysptvm (inside UML): /proc/sysptvm exists when the host offers the
+// tags and UML probed for them, says whether they are in use, and writing 0
+// and 1 switches them, also while a process is making system calls.
+func testUMLSysptvm(t *T) {
+	if !inUML() {
+		t.Skipf("runs inside User-Mode Linux only")
+	}
+	flags := umlFlags()
+	b, err := os.ReadFile("/proc/sysptvm")
+	hostHasTags := t.patched() // the QEMU guest kernel and UML carry the same series
+	switch {
+	case !hostHasTags || flags["usesysemu"]:
+		if err == nil {
+			t.Errorf("/proc/sysptvm exists (%q) though UML did not find the tags", b)
+		}
+		t.Result("no /proc/sysptvm, as expected")
+		return
+	case err != nil:
+		t.Fatalf("/proc/sysptvm: %v", err)
+	}
+	want := "1"
+	if flags["nosysptvm"] {
+		want = "0"
+	}
+	if got := strings.TrimSpace(string(b)); got != want {
+		t.Errorf("/proc/sysptvm reads %q at boot, want %q", got, want)
+	}
+	for _, v := range []string{"0", "1", "0", "1"} {
+		if err := os.WriteFile("/proc/sysptvm", []byte(v+"\n"), 0); err != nil {
+			t.Fatalf("write %s to /proc/sysptvm: %v", v, err)
+		}
+		if got, _ := os.ReadFile("/proc/sysptvm"); strings.TrimSpace(string(got)) != v {
+			t.Errorf("wrote %s to /proc/sysptvm, it reads %q", v, got)
+		}
+	}
+	// Toggle under load: every getpid() must still return the pid.
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			os.WriteFile("/proc/sysptvm", []byte(strconv.Itoa(i%2)), 0)
+		}
+	}()
+	pid := os.Getpid()
+	bad := 0
+	for i := 0; i < 20000; i++ {
+		if syscall.Getpid() != pid {
+			bad++
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if bad > 0 {
+		t.Errorf("%d of 20000 getpid() calls returned a wrong pid while /proc/sysptvm toggled", bad)
+	}
+	os.WriteFile("/proc/sysptvm", []byte(want), 0)
+	t.Result("read " + want + " at boot; 0/1 writes and toggling under load work")
+}
+
+// testSysemuRefused (inside UML): UML refuses PTRACE_SYSEMU to its own
+// processes with EIO.
+func testSysemuRefused(t *T) {
+	if !inUML() {
+		t.Skipf("runs inside User-Mode Linux only")
+	}
+	tr := start(t, ScenarioBasic)
+	defer tr.Kill()
+	_, err := ptrace.Raw(ptrace.Sysemu, tr.Pid, 0, 0)
+	if !errors.Is(err, syscall.EIO) {
+		t.Errorf("PTRACE_SYSEMU from a UML process: %v, want EIO", err)
+	}
+}
