@@ -25,7 +25,7 @@ type T struct {
 	skip   string
 	result string // a short diagnostic for the result line
 	log    []string
-	subs   []*T // subtests, printed as nested KTAP before the result line
+	subs   []*T     // subtests, printed as nested KTAP before the result line
 	nested []string // KTAP from elsewhere (UML), printed nested as it came
 }
 
