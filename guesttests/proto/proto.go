@@ -25,6 +25,8 @@ const (
 	// ArgExpect is the PTRACE_VM level the kernel must offer: "none" for an
 	// unpatched kernel (the negative control), "skipcall" for a patched one.
 	ArgExpect = "ptvmlab.expect"
+	// ArgBench, set to 1, runs the benchmarks too (ptvmlab bench).
+	ArgBench = "ptvmlab.bench"
 )
 
 // Console markers printed by the guest init on the serial console.

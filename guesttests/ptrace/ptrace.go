@@ -287,3 +287,16 @@ func describe(st unix.WaitStatus) string {
 
 // ErrUnexpected marks a stop a test did not expect.
 var ErrUnexpected = errors.New("unexpected stop")
+
+// PokeRet stores v as the return value with one PTRACE_POKEUSER.
+func (t *Tracee) PokeRet(v int64) error {
+	_, err := Raw(unix.PTRACE_POKEUSR, t.Pid, offRet, uintptr(v))
+	return err
+}
+
+// PokeNr stores nr as the syscall number (-1 skips the call at an entry
+// stop, the classic way) with one PTRACE_POKEUSER.
+func (t *Tracee) PokeNr(nr int64) error {
+	_, err := Raw(unix.PTRACE_POKEUSR, t.Pid, offNr, uintptr(nr))
+	return err
+}

@@ -34,4 +34,10 @@ func (r Regs) Ret() int64 { return int64(r.Eax) }
 // SetRet sets the return value register.
 func (r *Regs) SetRet(v int64) { r.Eax = int32(v) }
 
+// Offsets into the user area (struct user_regs_struct) for PTRACE_POKEUSER.
+const (
+	offNr  = 11 * 4 // orig_eax
+	offRet = 6 * 4  // eax
+)
+
 func uintptrOf(p *byte) uintptr { return uintptr(unsafe.Pointer(p)) }

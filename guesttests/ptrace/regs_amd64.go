@@ -34,4 +34,10 @@ func (r Regs) Ret() int64 { return int64(r.Rax) }
 // SetRet sets the return value register.
 func (r *Regs) SetRet(v int64) { r.Rax = uint64(v) }
 
+// Offsets into the user area (struct user_regs_struct) for PTRACE_POKEUSER.
+const (
+	offNr  = 15 * 8 // orig_rax
+	offRet = 10 * 8 // rax
+)
+
 func uintptrOf(p *byte) uintptr { return uintptr(unsafe.Pointer(p)) }

@@ -23,6 +23,9 @@ var All = []Test{
 	{Name: "uml_sysptvm", Run: testUMLSysptvm},
 	{Name: "sysemu_refused", Run: testSysemuRefused},
 	{Name: "kselftest", Run: testKselftest},
+	{Name: "bench", Run: testBench},
+	{Name: "bench_loop", Run: testBenchLoop},
+	{Name: "uml_bench", Run: testUMLBench},
 }
 
 // start starts a tracee of the configured binary and ABI running scenario

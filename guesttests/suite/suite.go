@@ -40,6 +40,8 @@ type Config struct {
 	// build, for ia32 tracees), and TraceeABI its syscall numbering.
 	Tracee    string
 	TraceeABI ABI
+	// Bench runs the benchmarks (bench, bench_loop); they skip otherwise.
+	Bench bool
 	// IA32 is the suite's 386 build, for the ia32 test; "" means
 	// IA32Binary.
 	IA32 string

@@ -3,6 +3,7 @@ package suite
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"unsafe"
@@ -78,6 +79,15 @@ func RunTracee(args []string) {
 			os.Exit(3)
 		}
 		path = p
+	case ScenarioLoop:
+		n, err := strconv.Atoi(arg)
+		if err != nil {
+			os.Exit(3)
+		}
+		pid, _, _ := unix.RawSyscall(unix.SYS_GETPID, 0, 0, 0)
+		unix.RawSyscall(unix.SYS_KILL, pid, uintptr(syscall.SIGSTOP), 0)
+		runLoop(n)
+		os.Exit(0)
 	default:
 		fmt.Fprintln(os.Stderr, "tracee: unknown scenario", scenario)
 		os.Exit(3)

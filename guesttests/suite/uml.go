@@ -86,15 +86,46 @@ func testUML(t *T) {
 	}
 }
 
-// runUML boots UML with flags and returns everything it printed.
-func runUML(flags []string, patched bool) ([]byte, error) {
+// testUMLBench boots UML with sysptvm (default) and with usesysemu and
+// reports ns per system call of a syscall-heavy loop inside it.
+func testUMLBench(t *T) {
+	if !t.cfg.Bench {
+		t.Skipf("a benchmark: runs with ptvm-tests -bench (ptvmlab bench)")
+	}
+	if _, err := os.Stat(proto.UMLKernel); err != nil {
+		t.Skipf("no UML in this image")
+	}
+	for _, b := range []umlBoot{umlBoots[0], umlBoots[2]} {
+		out, err := runUML(append([]string{proto.ArgBench + "=1"}, b.flags...), t.patched(), "bench_loop")
+		if err != nil {
+			t.Errorf("UML %s: %v", b.name, err)
+		}
+		found := false
+		for _, l := range strings.Split(string(out), "\n") {
+			if i := strings.Index(l, "bench loop "); i >= 0 {
+				t.Logf("uml %s: %s", b.name, strings.TrimSpace(l[i:]))
+				found = true
+			}
+		}
+		if !found {
+			t.Errorf("UML %s printed no benchmark line", b.name)
+		}
+	}
+}
+
+// runUML boots UML with flags, running the named tests (the in-UML
+// behaviours when none are named), and returns everything it printed.
+func runUML(flags []string, patched bool, tests ...string) ([]byte, error) {
 	expect := LevelNone
 	if patched {
 		expect = LevelSkipCall
 	}
+	if len(tests) == 0 {
+		tests = umlTests
+	}
 	args := append([]string{"mem=96M", "initrd=" + proto.UMLInitrd, "con0=fd:0,fd:1", "con=null", "loglevel=1",
 		proto.ArgChannel + "=console", proto.ArgHalt + "=poweroff", proto.ArgExpect + "=" + expect,
-		proto.ArgTests + "=" + strings.Join(umlTests, ",")}, flags...)
+		proto.ArgTests + "=" + strings.Join(tests, ",")}, flags...)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, proto.UMLKernel, args...)

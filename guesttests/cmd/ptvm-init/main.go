@@ -61,6 +61,9 @@ func main() {
 	if e := args[proto.ArgExpect]; e != "" {
 		testArgs = append(testArgs, "-expect", e)
 	}
+	if args[proto.ArgBench] == "1" {
+		testArgs = append(testArgs, "-bench")
+	}
 	if t := args[proto.ArgTests]; t != "" {
 		testArgs = append(testArgs, "-tests", t)
 	}

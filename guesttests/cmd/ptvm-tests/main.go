@@ -27,6 +27,7 @@ func main() {
 	}
 	expect := flag.String("expect", "", "the PTRACE_VM level this kernel must offer: none, skipexit or skipcall")
 	only := flag.String("tests", "", "comma-separated test names to run (default all)")
+	bench := flag.Bool("bench", false, "run the benchmarks (bench, bench_loop)")
 	ia32 := flag.String("ia32", suite.IA32Binary, "the suite's 386 build, for the ia32 test")
 	flag.Parse()
 	self, err := os.Executable()
@@ -43,7 +44,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ptvm-tests:", err)
 		os.Exit(2)
 	}
-	if suite.Run(os.Stdout, suite.Config{Self: self, Expect: *expect, IA32: *ia32}, tests) > 0 {
+	if suite.Run(os.Stdout, suite.Config{Self: self, Expect: *expect, IA32: *ia32, Bench: *bench}, tests) > 0 {
 		os.Exit(1)
 	}
 }

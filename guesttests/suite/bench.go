@@ -1,0 +1,160 @@
+package suite
+
+import (
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ptvmlab/ptvmlab/guesttests/ptrace"
+)
+
+// ScenarioLoop: after the sync point, argv[3] getppid() calls.
+const ScenarioLoop = "loop"
+
+// runLoop is the loop scenario's body.
+func runLoop(n int) {
+	for i := 0; i < n; i++ {
+		syscall.RawSyscall(uintptr(NativeABI.C), 0, 0, 0)
+	}
+}
+
+// benchRepeats and benchCalls size a benchmark: medians of benchRepeats runs
+// of benchCalls emulated calls each.
+const (
+	benchRepeats = 5
+	benchCalls   = 2000
+)
+
+// emulation is one way for a tracer to emulate a system call.
+type emulation struct {
+	name string
+	// step resumes the tracee to the next call's entry stop, emulating the
+	// current one (the tracee sees 42), and returns the stops it took.
+	step func(tr *ptrace.Tracee) (int, error)
+}
+
+var emulations = []emulation{
+	{"PTRACE_SYSCALL", func(tr *ptrace.Tracee) (int, error) {
+		// The classic way: skip the call with nr=-1 at the entry stop, set
+		// the result at the exit stop.
+		if err := tr.PokeNr(-1); err != nil {
+			return 0, err
+		}
+		if _, err := tr.Resume(ptrace.Syscall, 0, 0); err != nil {
+			return 0, err
+		}
+		if err := tr.PokeRet(42); err != nil {
+			return 0, err
+		}
+		_, err := tr.Resume(ptrace.Syscall, 0, 0)
+		return 2, err
+	}},
+	{"PTRACE_SYSEMU", func(tr *ptrace.Tracee) (int, error) {
+		if err := tr.PokeRet(42); err != nil {
+			return 0, err
+		}
+		_, err := tr.Resume(ptrace.Sysemu, 0, 0)
+		return 1, err
+	}},
+	{"SKIPEXIT", func(tr *ptrace.Tracee) (int, error) {
+		// Not emulation: the host runs the call, without an exit stop.
+		_, err := tr.Resume(ptrace.Syscall, ptrace.TagSkipExit, 0)
+		return 1, err
+	}},
+	{"SKIPCALL", func(tr *ptrace.Tracee) (int, error) {
+		if err := tr.PokeRet(42); err != nil {
+			return 0, err
+		}
+		_, err := tr.Resume(ptrace.Syscall, ptrace.TagSkipCall, 0)
+		return 1, err
+	}},
+}
+
+// testBench measures each emulation: ns and host stops per emulated call,
+// medians over benchRepeats runs in this boot. It is a benchmark, not a
+// test: it fails only when it cannot measure.
+func testBench(t *T) {
+	if !t.cfg.Bench {
+		t.Skipf("a benchmark: runs with ptvm-tests -bench (ptvmlab bench)")
+	}
+	for _, e := range emulations {
+		if e.name != "PTRACE_SYSCALL" && e.name != "PTRACE_SYSEMU" && !t.patched() {
+			t.Logf("bench %s: skipped, this kernel has no PTRACE_VM tags", e.name)
+			continue
+		}
+		var nsPer []float64
+		stopsPer := 0.0
+		for r := 0; r < benchRepeats; r++ {
+			ns, stops, err := benchOnce(t, e)
+			if err != nil {
+				t.Fatalf("bench %s: %v", e.name, err)
+			}
+			nsPer = append(nsPer, ns)
+			stopsPer = stops
+		}
+		t.Logf("bench %s: ns_per_call=%.0f stops_per_call=%.2f runs=%d calls=%d", e.name, median(nsPer), stopsPer, benchRepeats, benchCalls)
+	}
+}
+
+func benchOnce(t *T, e emulation) (float64, float64, error) {
+	tr := start(t, ScenarioLoop, strconv.Itoa(benchCalls))
+	defer tr.Kill()
+	req := ptrace.Syscall
+	if e.name == "PTRACE_SYSEMU" {
+		req = ptrace.Sysemu
+	}
+	s, err := tr.Resume(req, 0, 0)
+	if err != nil {
+		return 0, 0, err
+	}
+	if !s.Syscall || s.Nr != t.cfg.abi().C {
+		return 0, 0, fmt.Errorf("want the first getppid entry stop, got %v", s)
+	}
+	stops := 0
+	begin := time.Now()
+	for i := 0; i < benchCalls; i++ {
+		n, err := e.step(tr)
+		if err != nil {
+			return 0, 0, err
+		}
+		stops += n
+	}
+	took := time.Since(begin)
+	return float64(took.Nanoseconds()) / benchCalls, float64(stops) / benchCalls, nil
+}
+
+// testBenchLoop (inside UML, or anywhere): ns per getppid() for a
+// syscall-heavy loop, median of benchRepeats runs.
+func testBenchLoop(t *T) {
+	if !t.cfg.Bench {
+		t.Skipf("a benchmark: runs with ptvm-tests -bench (ptvmlab bench)")
+	}
+	var nsPer []float64
+	for r := 0; r < benchRepeats; r++ {
+		n := 20000
+		begin := time.Now()
+		runLoop(n)
+		nsPer = append(nsPer, float64(time.Since(begin).Nanoseconds())/float64(n))
+	}
+	mode := "host"
+	if inUML() {
+		mode = "uml-sysemu"
+		if b, err := os.ReadFile("/proc/sysptvm"); err == nil && strings.TrimSpace(string(b)) == "1" {
+			mode = "uml-sysptvm"
+		}
+	}
+	t.Logf("bench loop %s: ns_per_call=%.0f runs=%d calls=20000", mode, median(nsPer), benchRepeats)
+}
+
+func median(xs []float64) float64 {
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
