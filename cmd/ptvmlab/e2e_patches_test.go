@@ -130,3 +130,60 @@ func TestE2EPatchedRun61(t *testing.T) {
 		t.Fatalf("exit %d, boots %+v", code, r.Boots)
 	}
 }
+
+// breakSkipExit is a third patch that undoes the SKIPEXIT hunk of patch 1:
+// the exit report ignores the tags again.
+const breakSkipExit = `From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
+From: ptvmlab tests <ptvmlab@example.org>
+Date: Thu, 26 Nov 2026 13:00:00 +0000
+Subject: [PATCH 3/3] ptrace: break SKIPEXIT on purpose
+
+Signed-off-by: ptvmlab tests <ptvmlab@example.org>
+---
+--- a/include/linux/ptrace.h
++++ b/include/linux/ptrace.h
+@@ -496,6 +496,6 @@
+ {
+ 	if (step)
+ 		user_single_step_report(regs);
+-	else if (!(current->ptrace & PT_SYSCALL_TAGS))
++	else
+ 		ptrace_report_syscall(PTRACE_EVENTMSG_SYSCALL_EXIT);
+ }
+`
+
+// TestE2EBrokenSeriesFails: a series that loses its SKIPEXIT hunk makes the
+// named behaviours fail on a cell that expects the tags.
+func TestE2EBrokenSeriesFails(t *testing.T) {
+	needDebianTree(t)
+	series := t.TempDir()
+	files, _ := filepath.Glob("../../patches/6.12/*.patch")
+	var names []string
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		os.WriteFile(filepath.Join(series, filepath.Base(f)), b, 0o644)
+		if !strings.HasPrefix(filepath.Base(f), "0000-") {
+			names = append(names, filepath.Base(f))
+		}
+	}
+	os.WriteFile(filepath.Join(series, "0003-break-skipexit.patch"), []byte(breakSkipExit), 0o644)
+	names = append(names, "0003-break-skipexit.patch")
+	os.WriteFile(filepath.Join(series, "series"), []byte(strings.Join(names, "\n")+"\n"), 0o644)
+	out := t.TempDir()
+	code, _, _ := ptvmlab(t, "run", "--kernel", "debian:6.12", "--series", series, "--arch", "x86_64",
+		"--append", "ptvmlab.tests=probe,baseline,skipexit,skipcall,tags_dont_stick", "--out", out)
+	r := readRun(t, out)
+	if code != 1 || len(r.Boots) != 1 || r.Boots[0].Status != "failed" {
+		t.Fatalf("exit %d, boots %+v", code, r.Boots)
+	}
+	got := map[string]string{}
+	for _, tc := range r.Boots[0].Tests {
+		got[tc.Name] = tc.Status
+	}
+	want := map[string]string{"probe": "fail", "baseline": "pass", "skipexit": "fail", "skipcall": "fail"}
+	for name, status := range want {
+		if got[name] != status {
+			t.Errorf("%s: %s, want %s (all: %v)", name, got[name], status, got)
+		}
+	}
+}
