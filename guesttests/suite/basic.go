@@ -20,12 +20,12 @@ var All = []Test{
 	{Name: "sysemu", Run: testSysemu},
 	{Name: "ia32", Run: testIA32},
 	{Name: "uml", Run: testUML},
-	{Name: "uml_sysptvm", Run: testUMLSysptvm},
-	{Name: "sysemu_refused", Run: testSysemuRefused},
+	{Name: "uml_sysptvm", Run: testUMLSysptvm, Named: true},
+	{Name: "sysemu_refused", Run: testSysemuRefused, Named: true},
 	{Name: "kselftest", Run: testKselftest},
-	{Name: "bench", Run: testBench},
-	{Name: "bench_loop", Run: testBenchLoop},
-	{Name: "uml_bench", Run: testUMLBench},
+	{Name: "bench", Run: testBench, Named: true},
+	{Name: "bench_loop", Run: testBenchLoop, Named: true},
+	{Name: "uml_bench", Run: testUMLBench, Named: true},
 }
 
 // start starts a tracee of the configured binary and ABI running scenario

@@ -15,6 +15,9 @@ import (
 type Test struct {
 	Name string
 	Run  func(t *T)
+	// Named tests run only when asked for by name: the in-UML tests and the
+	// benchmarks.
+	Named bool
 }
 
 // T is a running test's state, as testing.T is for go test.
@@ -197,11 +200,17 @@ func Run(w io.Writer, cfg Config, tests []Test) int {
 	return failed
 }
 
-// Select returns the tests named in names (all of them when names is
-// empty), or an error naming an unknown test.
+// Select returns the tests named in names (when names is empty, every test
+// that is not Named), or an error naming an unknown test.
 func Select(all []Test, names []string) ([]Test, error) {
 	if len(names) == 0 {
-		return all, nil
+		var out []Test
+		for _, t := range all {
+			if !t.Named {
+				out = append(out, t)
+			}
+		}
+		return out, nil
 	}
 	byName := map[string]Test{}
 	for _, t := range all {
