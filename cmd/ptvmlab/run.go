@@ -40,6 +40,7 @@ type common struct {
 	timeout time.Duration
 	jobs    int
 	appends multiString
+	noUML   bool
 }
 
 type multiString []string
@@ -57,6 +58,7 @@ func newFlags(name string, c *common, bootFlags bool) *flag.FlagSet {
 		fs.StringVar(&c.out, "out", "ptvmlab-out", "directory for results.json, junit.xml and per-boot logs")
 		fs.DurationVar(&c.timeout, "timeout", 3*time.Minute, "limit for each boot, from QEMU start to its end")
 		fs.Var(&c.appends, "append", "an extra kernel argument (repeatable), e.g. ptvmlab.tests=probe")
+		fs.BoolVar(&c.noUML, "no-uml", false, "leave UML out of x86_64 cells (no um build; the uml test skips)")
 	}
 	return fs
 }
@@ -170,7 +172,7 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	var errs *multierror.Error
 	for _, a := range arches {
 		rec, err := cell.Run(ctx, env, cell.Cell{Tree: tree, Series: series, SeriesName: seriesName, Arch: a, Cmdline: c.appends,
-			Expect: expect, Timeout: c.timeout, Out: filepath.Join(c.out, a)})
+			Expect: expect, Timeout: c.timeout, Out: filepath.Join(c.out, a), NoUML: c.noUML})
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

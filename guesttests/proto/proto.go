@@ -25,6 +25,9 @@ const (
 	// ArgExpect is the PTRACE_VM level the kernel must offer: "none" for an
 	// unpatched kernel (the negative control), "skipcall" for a patched one.
 	ArgExpect = "ptvmlab.expect"
+	// ArgUML, set to off, says the cell was built without UML (ptvmlab run
+	// --no-uml): the uml test skips and says so.
+	ArgUML = "ptvmlab.uml"
 	// ArgBench, set to 1, runs the benchmarks too (ptvmlab bench).
 	ArgBench = "ptvmlab.bench"
 )

@@ -38,6 +38,9 @@ var probeLineRe = regexp.MustCompile(`Checking ptrace new tags for syscall emula
 // nosysptvm, usesysemu), checks its start-up line, and runs the behaviours
 // inside it; UML's KTAP is nested under each boot.
 func testUML(t *T) {
+	if umlFlags()[proto.ArgUML+"=off"] {
+		t.Skipf("this cell runs without UML (ptvmlab run --no-uml)")
+	}
 	if _, err := os.Stat(proto.UMLKernel); err != nil {
 		if goarch == "amd64" {
 			t.Fatalf("the x86_64 image lacks %s", proto.UMLKernel)

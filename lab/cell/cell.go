@@ -47,6 +47,9 @@ type Cell struct {
 	// unpatched kernel.
 	Expect  string
 	Timeout time.Duration
+	// NoUML leaves UML out of an x86_64 cell (no um build, the uml test
+	// skips and says why).
+	NoUML bool
 	// Out is the directory for this boot's console.log and results.raw.
 	Out string
 }
@@ -126,7 +129,11 @@ func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 	if err != nil {
 		return rec, err
 	}
-	if c.Arch == "x86_64" {
+	cmdline := append([]string(nil), c.Cmdline...)
+	if c.Arch == "x86_64" && c.NoUML {
+		cmdline = append(cmdline, proto.ArgUML+"=off")
+	}
+	if c.Arch == "x86_64" && !c.NoUML {
 		uml, err := UML(ctx, env, c.Tree, c.Series)
 		if err != nil {
 			return rec, err
@@ -138,7 +145,6 @@ func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 	if err != nil {
 		return rec, err
 	}
-	cmdline := append([]string(nil), c.Cmdline...)
 	if c.Expect != "" {
 		cmdline = append(cmdline, proto.ArgExpect+"="+c.Expect)
 	}
