@@ -26,15 +26,7 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	env, err := c.env()
-	if err != nil {
-		return err
-	}
-	tree, err := c.tree(ctx, env)
-	if err != nil {
-		return err
-	}
-	series, name, expect, err := c.seriesFor(env, tree)
+	st, err := c.setup(ctx)
 	if err != nil {
 		return err
 	}
@@ -42,13 +34,13 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if timeout < 10*time.Minute {
 		timeout = 10 * time.Minute // TCG and three UML boots
 	}
-	rec, err := cell.Run(ctx, env, cell.Cell{Tree: tree, Series: series, SeriesName: name, Arch: "x86_64",
+	rec, err := cell.Run(ctx, st.env, cell.Cell{Tree: st.tree, Series: st.series, SeriesName: st.seriesName, Arch: "x86_64",
 		Cmdline: append([]string{proto.ArgBench + "=1", proto.ArgTests + "=bench,bench_loop,uml_bench"}, c.appends...),
-		Expect:  expect, Timeout: timeout, Out: filepath.Join(c.out, "bench")})
+		Expect:  st.expect, Timeout: timeout, Out: filepath.Join(c.out, "bench")})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ptvmlab bench: %s, series %s, x86_64 guest under QEMU (%s)\n\n", tree.Version, name, rec.Status)
+	fmt.Fprintf(stdout, "ptvmlab bench: %s, series %s, x86_64 guest under QEMU (%s)\n\n", st.tree.Version, st.seriesName, rec.Status)
 	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHAT\tNS/CALL (median)\tHOST STOPS/CALL")
 	rows := 0

@@ -124,6 +124,30 @@ func (c *common) tree(ctx context.Context, env cell.Env) (source.Tree, error) {
 	return t, nil
 }
 
+// setup is what run, build and bench share once their flags are parsed: the
+// cell environment, the kernel tree, and the series with its name and the
+// PTRACE_VM level it promises.
+type setup struct {
+	env        cell.Env
+	tree       source.Tree
+	series     *patch.Series
+	seriesName string
+	expect     string
+}
+
+func (c *common) setup(ctx context.Context) (setup, error) {
+	var s setup
+	var err error
+	if s.env, err = c.env(); err != nil {
+		return s, err
+	}
+	if s.tree, err = c.tree(ctx, s.env); err != nil {
+		return s, err
+	}
+	s.series, s.seriesName, s.expect, err = c.seriesFor(s.env, s.tree)
+	return s, err
+}
+
 // seriesFor resolves --series for tree: the loaded series (nil for none),
 // its name for reports, and the PTRACE_VM level the kernel must offer.
 func (c *common) seriesFor(env cell.Env, tree source.Tree) (*patch.Series, string, string, error) {
@@ -155,24 +179,16 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	env, err := c.env()
-	if err != nil {
-		return err
-	}
 	start := time.Now()
-	tree, err := c.tree(ctx, env)
-	if err != nil {
-		return err
-	}
-	series, seriesName, expect, err := c.seriesFor(env, tree)
+	st, err := c.setup(ctx)
 	if err != nil {
 		return err
 	}
 	run := report.Run{Started: start.UTC()}
 	var errs *multierror.Error
 	for _, a := range arches {
-		rec, err := cell.Run(ctx, env, cell.Cell{Tree: tree, Series: series, SeriesName: seriesName, Arch: a, Cmdline: c.appends,
-			Expect: expect, Timeout: c.timeout, Out: filepath.Join(c.out, a), NoUML: c.noUML})
+		rec, err := cell.Run(ctx, st.env, cell.Cell{Tree: st.tree, Series: st.series, SeriesName: st.seriesName, Arch: a,
+			Cmdline: c.appends, Expect: st.expect, Timeout: c.timeout, Out: filepath.Join(c.out, a), NoUML: c.noUML})
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -227,20 +243,12 @@ func cmdBuild(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	env, err := c.env()
-	if err != nil {
-		return err
-	}
-	tree, err := c.tree(ctx, env)
-	if err != nil {
-		return err
-	}
-	series, _, _, err := c.seriesFor(env, tree)
+	st, err := c.setup(ctx)
 	if err != nil {
 		return err
 	}
 	for _, a := range arches {
-		b, err := cell.Build(ctx, env, tree, series, a)
+		b, err := cell.Build(ctx, st.env, st.tree, st.series, a)
 		if err != nil {
 			if isInputError(err) {
 				return usageError{err}
@@ -251,7 +259,7 @@ func cmdBuild(ctx context.Context, args []string, stdout io.Writer) error {
 		if b.Cached {
 			how = "cache hit, no make run"
 		}
-		fmt.Fprintf(stdout, "%s %s %s: %s (%s)\n", tree.Version, a, b.Key[:12], b.Image, how)
+		fmt.Fprintf(stdout, "%s %s %s: %s (%s)\n", st.tree.Version, a, b.Key[:12], b.Image, how)
 	}
 	return nil
 }

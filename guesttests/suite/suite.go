@@ -116,23 +116,30 @@ func (t *T) Run(name string, fn func(t *T)) bool {
 // RunWith is Run with another configuration (an ia32 tracee, say).
 func (t *T) RunWith(name string, cfg Config, fn func(t *T)) bool {
 	sub := &T{name: name, cfg: cfg}
+	sub.runLocked(fn)
+	t.subs = append(t.subs, sub)
+	if sub.failed {
+		t.failed = true
+	}
+	return !sub.failed
+}
+
+// runLocked runs fn(t) on a goroutine locked to a thread of its own, which
+// is dropped when fn ends: a tracer's requests must all come from one
+// thread. Fatalf and Skipf end fn early; a panic fails t.
+func (t *T) runLocked(fn func(*T)) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		runtime.LockOSThread()
 		defer func() {
 			if r := recover(); r != nil {
-				sub.Errorf("panic: %v", r)
+				t.Errorf("panic: %v", r)
 			}
 		}()
-		fn(sub)
+		fn(t)
 	}()
 	<-done
-	t.subs = append(t.subs, sub)
-	if sub.failed {
-		t.failed = true
-	}
-	return !sub.failed
 }
 
 // Config returns what the run knows about the kernel under test.
@@ -177,20 +184,7 @@ func Run(w io.Writer, cfg Config, tests []Test) int {
 	for i, tc := range tests {
 		t := &T{name: tc.Name, cfg: cfg}
 		start := time.Now()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			// A tracer's requests must all come from one thread: every test
-			// gets a thread of its own, dropped when the test ends.
-			runtime.LockOSThread()
-			defer func() {
-				if r := recover(); r != nil {
-					t.Errorf("panic: %v", r)
-				}
-			}()
-			tc.Run(t)
-		}()
-		<-done
+		t.runLocked(tc.Run)
 		t.Logf("took %s", time.Since(start).Round(time.Microsecond))
 		t.write(w, i+1, "")
 		if t.failed {
