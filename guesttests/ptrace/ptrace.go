@@ -135,12 +135,15 @@ type Stop struct {
 	Nr      int  // for a syscall-stop: the syscall number (orig_ax)
 	Ret     int64
 	Signal  syscall.Signal // for a signal-delivery-stop
+	Event   int            // PTRACE_EVENT_* of an event stop (Signal is SIGTRAP)
 }
 
 func (s Stop) String() string {
 	switch {
 	case s.Exited:
 		return "exited: " + describe(s.Status)
+	case s.Event > 0:
+		return fmt.Sprintf("event stop %d", s.Event)
 	case s.Syscall && s.Entry:
 		return fmt.Sprintf("entry stop of syscall %d", s.Nr)
 	case s.Syscall:
@@ -168,7 +171,7 @@ func (t *Tracee) next() (Stop, error) {
 		return Stop{Exited: true, Status: st}, nil
 	}
 	if st.StopSignal() != syscallStopSignal {
-		return Stop{Signal: st.StopSignal(), Status: st}, nil
+		return Stop{Signal: st.StopSignal(), Event: st.TrapCause(), Status: st}, nil
 	}
 	s := Stop{Syscall: true, Status: st}
 	if err := t.syscallInfo(&s); err != nil {
@@ -202,6 +205,12 @@ func (t *Tracee) syscallInfo(s *Stop) error {
 	}
 	s.Entry = s.Ret == -int64(unix.ENOSYS)
 	return nil
+}
+
+// SetOptions replaces the tracee's ptrace options.
+func (t *Tracee) SetOptions(opts int) error {
+	_, err := Raw(unix.PTRACE_SETOPTIONS, t.Pid, 0, uintptr(opts))
+	return err
 }
 
 // Wait waits for the tracee's next stop without resuming it (after a

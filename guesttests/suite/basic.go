@@ -18,6 +18,7 @@ var All = []Test{
 	{Name: "cont_and_singlestep", Run: testContAndStep},
 	{Name: "signals", Run: testSignals},
 	{Name: "sysemu", Run: testSysemu},
+	{Name: "seccomp", Run: testSeccomp},
 	{Name: "ia32", Run: testIA32},
 	{Name: "uml", Run: testUML},
 	{Name: "uml_sysptvm", Run: testUMLSysptvm, Named: true},

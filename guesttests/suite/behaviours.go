@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ptvmlab/ptvmlab/guesttests/ptrace"
 )
 
@@ -253,12 +255,12 @@ const IA32Binary = "/bin/ptvm-tests-386"
 var behaviours = map[string]func(*T){
 	"baseline": testBaseline, "skipexit": testSkipExit, "skipcall": testSkipCall, "skipcall_poked": testSkipCallPoked,
 	"unknown_bits": testUnknownBits, "tags_dont_stick": testTagsDontStick, "cont_and_singlestep": testContAndStep,
-	"signals": testSignals, "sysemu": testSysemu,
+	"signals": testSignals, "sysemu": testSysemu, "seccomp": testSeccomp,
 }
 
 // ia32Tests are the behaviours that also run with an ia32 tracee.
 var ia32Tests = []string{"baseline", "skipexit", "skipcall", "skipcall_poked", "unknown_bits",
-	"tags_dont_stick", "cont_and_singlestep", "signals", "sysemu"}
+	"tags_dont_stick", "cont_and_singlestep", "signals", "sysemu", "seccomp"}
 
 // testIA32: on an x86_64 kernel, the behaviours with a 32-bit tracee, under
 // a 64-bit tracer (this binary) and under a 32-bit tracer (the 386 build).
@@ -294,5 +296,62 @@ func testIA32(t *T) {
 			return
 		}
 		t.Result(fmt.Sprintf("%d behaviours passed under a 32-bit tracer", len(ia32Tests)))
+	})
+}
+
+// testSeccomp pins the tags against seccomp. A call SKIPCALL skips at its
+// entry stop never reaches the filter, as with PTRACE_SYSEMU: a KILL filter
+// on it does not fire. From a PTRACE_EVENT_SECCOMP stop, SKIPCALL only
+// drops the exit stop: the call runs (the series' documented rule).
+func testSeccomp(t *T) {
+	abi := t.cfg.abi()
+	t.Run("kill_filter_skipcall", func(t *T) {
+		tr := startAtA(t, ScenarioSeccomp, "kill")
+		defer tr.Kill()
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
+		s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0)
+		if !t.patched() {
+			// The filter fires: the call is rolled back (its exit stop
+			// shows the syscall number as the result) and SIGSYS kills.
+			expect(t, tr, s, exit, abi.B)
+			_, st, err := tr.Finish()
+			if err != nil || !st.Signaled() || st.Signal() != syscall.SIGSYS {
+				t.Fatalf("unpatched: the KILL filter must kill the tracee with SIGSYS; got %#x, %v", uint32(st), err)
+			}
+			return
+		}
+		expect(t, tr, s, entry, abi.C)
+		if r := finish(t, tr); r.BErr != int(syscall.ENOSYS) {
+			t.Errorf("B must be skipped: returned %d errno %d", r.B, r.BErr)
+		}
+	})
+	t.Run("ret_trace_stop", func(t *T) {
+		tr := start(t, ScenarioSeccomp, "trace")
+		defer tr.Kill()
+		if err := tr.SetOptions(unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACESECCOMP); err != nil {
+			t.Fatalf("PTRACE_SETOPTIONS: %v", err)
+		}
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.A)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.B)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.C)
+		if s := resume(t, tr, ptrace.Syscall, 0, 0); s.Event != unix.PTRACE_EVENT_SECCOMP {
+			tr.Kill()
+			t.Fatalf("want the PTRACE_EVENT_SECCOMP stop of C, got %v", s)
+		}
+		s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0)
+		if t.patched() {
+			if !s.Syscall || !s.Entry || s.Nr == abi.C {
+				tr.Kill()
+				t.Fatalf("after SKIPCALL at the seccomp stop: want the next call's entry stop, no exit stop of C; got %v", s)
+			}
+		} else {
+			expect(t, tr, s, exit, abi.C)
+		}
+		if r := finish(t, tr); r.CErr != 0 || r.C <= 0 {
+			t.Errorf("C (getppid) must run from a seccomp stop: returned %d errno %d", r.C, r.CErr)
+		}
 	})
 }

@@ -24,6 +24,7 @@ var TraceeEnv = []string{"GOGC=off", "GODEBUG=asyncpreemptoff=1", "GOMAXPROCS=1"
 // tracee under a 64-bit tracer uses i386 numbers.
 type ABI struct {
 	Name      string
+	AuditArch uint32
 	A, B, C   int // getpid, dup (or mkdir), getppid
 	Mkdir     int
 	ExitGroup int
@@ -31,8 +32,8 @@ type ABI struct {
 
 // The two x86 ABIs.
 var (
-	ABIAmd64 = ABI{Name: "amd64", A: 39, B: 32, C: 110, Mkdir: 83, ExitGroup: 231}
-	ABI386   = ABI{Name: "386", A: 20, B: 41, C: 64, Mkdir: 39, ExitGroup: 252}
+	ABIAmd64 = ABI{Name: "amd64", AuditArch: unix.AUDIT_ARCH_X86_64, A: 39, B: 32, C: 110, Mkdir: 83, ExitGroup: 231}
+	ABI386   = ABI{Name: "386", AuditArch: unix.AUDIT_ARCH_I386, A: 20, B: 41, C: 64, Mkdir: 39, ExitGroup: 252}
 )
 
 // NativeABI is the ABI of this binary.
@@ -51,6 +52,10 @@ const (
 	// ScenarioMkdir: B is mkdir(argv[3]), a side effect that outlives the
 	// tracee.
 	ScenarioMkdir = "mkdir"
+	// ScenarioSeccomp: as basic, under a seccomp filter installed before the
+	// sync point: argv[3] "kill" kills the process at B, "trace" returns
+	// SECCOMP_RET_TRACE for C.
+	ScenarioSeccomp = "seccomp"
 )
 
 // RunTracee is the tracee's main. The caller must have locked the main
@@ -79,6 +84,11 @@ func RunTracee(args []string) {
 			os.Exit(3)
 		}
 		path = p
+	case ScenarioSeccomp:
+		if err := installFilter(arg); err != nil {
+			fmt.Fprintln(os.Stderr, "tracee: seccomp:", err)
+			os.Exit(3)
+		}
 	case ScenarioLoop:
 		n, err := strconv.Atoi(arg)
 		if err != nil {
@@ -105,6 +115,41 @@ func RunTracee(args []string) {
 	unix.RawSyscall(unix.SYS_RT_SIGPENDING, uintptr(unsafe.Pointer(&pending)), 8, 0)
 	fmt.Printf("a=%d/%d b=%d/%d c=%d/%d pid=%d pending=%#x\n", int32(a), int(ae), int32(b), int(be), int32(c), int(ce), pid, pending)
 	os.Exit(0)
+}
+
+// installFilter installs the seccomp filter of ScenarioSeccomp on this
+// thread (the traced one).
+func installFilter(mode string) error {
+	const (
+		ldAbs  = 0x20 // BPF_LD | BPF_W | BPF_ABS
+		jeqK   = 0x15 // BPF_JMP | BPF_JEQ | BPF_K
+		retK   = 0x06 // BPF_RET | BPF_K
+		offNr  = 0    // seccomp_data.nr
+		offArc = 4    // seccomp_data.arch
+	)
+	nr, action := NativeABI.B, uint32(unix.SECCOMP_RET_KILL_PROCESS)
+	if mode == "trace" {
+		nr, action = NativeABI.C, unix.SECCOMP_RET_TRACE
+	} else if mode != "kill" {
+		return fmt.Errorf("unknown filter %q", mode)
+	}
+	prog := []unix.SockFilter{
+		{Code: ldAbs, K: offArc},
+		{Code: jeqK, Jt: 1, Jf: 0, K: NativeABI.AuditArch},
+		{Code: retK, K: unix.SECCOMP_RET_ALLOW},
+		{Code: ldAbs, K: offNr},
+		{Code: jeqK, Jt: 0, Jf: 1, K: uint32(nr)},
+		{Code: retK, K: action},
+		{Code: retK, K: unix.SECCOMP_RET_ALLOW},
+	}
+	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if _, _, e := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
+		return fmt.Errorf("PR_SET_NO_NEW_PRIVS: %w", e)
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog))); e != 0 {
+		return fmt.Errorf("SECCOMP_SET_MODE_FILTER: %w", e)
+	}
+	return nil
 }
 
 // TraceeReport is what the tracee printed: each call's result and errno,
