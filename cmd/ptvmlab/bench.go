@@ -68,7 +68,7 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	tw.Flush()
 	if rec.Status != "passed" || rows == 0 {
 		fmt.Fprintf(stdout, "\nthe benchmark boot ended %s: %s (console log %s)\n", rec.Status, rec.Title, rec.ConsoleLog)
-		return exitError{exitFailed}
+		return exitError{code: exitFailed}
 	}
 	return nil
 }

@@ -37,10 +37,19 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
-// exitError carries an exit code chosen by a command.
-type exitError struct{ code int }
+// exitError carries an exit code chosen by a command, and the message to
+// print for it (none when the command already reported).
+type exitError struct {
+	code int
+	err  error
+}
 
-func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+func (e exitError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("exit %d", e.code)
+}
 
 var commands = map[string]func(ctx context.Context, args []string, stdout io.Writer) error{
 	"run":     cmdRun,
@@ -74,6 +83,9 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	case err == nil:
 		return exitPassed
 	case errors.As(err, &ee):
+		if ee.err != nil {
+			fmt.Fprintf(stderr, "ptvmlab %s: %v\n", args[0], ee.err)
+		}
 		return ee.code
 	case errors.Is(err, flag.ErrHelp):
 		return exitUsage

@@ -83,7 +83,7 @@ func patchesApply(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := patch.Apply(ctx, dst, s, patch.Options{}); err != nil {
 		var ae *patch.ApplyError
 		if errors.As(err, &ae) {
-			return exitWith(exitFailed, err)
+			return exitError{code: exitFailed, err: err}
 		}
 		return err
 	}
@@ -155,7 +155,7 @@ func patchesCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "checkpatch.pl --strict of %s (%s)\n", tree.Version, tree.Digest)
 	}
 	if !clean {
-		return exitError{exitFailed}
+		return exitError{code: exitFailed}
 	}
 	return nil
 }
@@ -196,13 +196,7 @@ func patchesRefresh(ctx context.Context, args []string, stdout io.Writer) error 
 	}
 	fmt.Fprint(stdout, report.String())
 	if !report.Applied() {
-		return exitError{exitFailed}
+		return exitError{code: exitFailed}
 	}
 	return nil
-}
-
-// exitWith prints err and exits with code.
-func exitWith(code int, err error) error {
-	fmt.Fprintln(os.Stderr, "ptvmlab:", err)
-	return exitError{code}
 }

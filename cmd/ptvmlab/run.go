@@ -226,9 +226,9 @@ func finish(out string, run report.Run, stdout io.Writer, errs *multierror.Error
 	counts := report.Counts(run)
 	switch {
 	case counts[string(boot.Infra)] > 0:
-		return exitError{exitInfra}
+		return exitError{code: exitInfra}
 	case counts[string(boot.Passed)] != len(run.Boots):
-		return exitError{exitFailed}
+		return exitError{code: exitFailed}
 	}
 	return nil
 }
