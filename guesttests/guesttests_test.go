@@ -52,7 +52,7 @@ func TestSuiteOnHost(t *testing.T) {
 			t.Parallel()
 			var stdout bytes.Buffer
 			// uml needs the guest image's UML kernel: it runs in the lab's boots.
-			tests := "probe,baseline,skipexit,skipcall,skipcall_poked,unknown_bits,tags_dont_stick,cont_and_singlestep,signals,sysemu,seccomp,ia32"
+			tests := "probe,baseline,skipexit,skipcall,skipcall_poked,unknown_bits,tags_dont_stick,cont_and_singlestep,signals,restart,detach,sysemu,seccomp,ia32"
 			run := exec.Command(bins[goarch], "-expect", "none", "-ia32", bins["386"], "-tests", tests)
 			run.Stdout = &stdout
 			err := run.Run()

@@ -251,6 +251,33 @@ func (t *Tracee) Finish() (string, unix.WaitStatus, error) {
 	return string(out[:max(n, 0)]), t.status, nil
 }
 
+// Detach lets the tracee go (PTRACE_DETACH, no signal), waits for it to
+// end untraced, and returns what it printed and how it ended.
+func (t *Tracee) Detach() (string, unix.WaitStatus, error) {
+	if _, err := Raw(unix.PTRACE_DETACH, t.Pid, 0, 0); err != nil {
+		return "", t.status, fmt.Errorf("PTRACE_DETACH: %w", err)
+	}
+	var st unix.WaitStatus
+	for {
+		_, err := unix.Wait4(t.Pid, &st, 0, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return "", st, fmt.Errorf("wait4 after detach: %w", err)
+		}
+		if st.Exited() || st.Signaled() {
+			break
+		}
+	}
+	t.exited, t.status = true, st
+	out := make([]byte, 4096)
+	n, _ := t.out.Read(out)
+	t.out.Close()
+	_ = t.cmd.Wait()
+	return string(out[:max(n, 0)]), st, nil
+}
+
 // Kill ends the tracee and reaps it.
 func (t *Tracee) Kill() {
 	if !t.exited {

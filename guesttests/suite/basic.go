@@ -17,6 +17,8 @@ var All = []Test{
 	{Name: "tags_dont_stick", Run: testTagsDontStick},
 	{Name: "cont_and_singlestep", Run: testContAndStep},
 	{Name: "signals", Run: testSignals},
+	{Name: "restart", Run: testRestart},
+	{Name: "detach", Run: testDetach},
 	{Name: "sysemu", Run: testSysemu},
 	{Name: "seccomp", Run: testSeccomp},
 	{Name: "ia32", Run: testIA32},

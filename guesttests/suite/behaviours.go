@@ -233,6 +233,73 @@ func testSignals(t *T) {
 	})
 }
 
+// testRestart: a skipped call whose stored result is -ERESTARTSYS is
+// restarted when a signal without a handler comes, as any call would be:
+// the tags skip it without touching orig_ax (the classic nr=-1 skip leaves
+// nothing to restart). SIGCONT given with the resume has no handler in the
+// tracee; its delivery stop is where the restart happens.
+func testRestart(t *T) {
+	abi := t.cfg.abi()
+	const erestartsys = -512
+	tr := startAtA(t, ScenarioBasic)
+	defer tr.Kill()
+	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
+	if err := tr.PokeRet(erestartsys); err != nil {
+		t.Fatalf("store -ERESTARTSYS: %v", err)
+	}
+	s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, syscall.SIGCONT)
+	if !t.patched() {
+		// B ran: its result replaced -ERESTARTSYS, nothing to restart.
+		expect(t, tr, s, exit, abi.B)
+		s = resume(t, tr, ptrace.Syscall, 0, 0)
+	}
+	if s.Syscall || s.Signal != syscall.SIGCONT {
+		tr.Kill()
+		t.Fatalf("want the SIGCONT delivery stop, got %v", s)
+	}
+	s = resume(t, tr, ptrace.Syscall, 0, 0)
+	if t.patched() {
+		expect(t, tr, s, entry, abi.B) // restarted
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.B)
+	} else {
+		expect(t, tr, s, entry, abi.C)
+	}
+	if r := finish(t, tr); r.BErr != 0 || r.B < 3 {
+		t.Errorf("B (dup) must end up running: returned %d errno %d", r.B, r.BErr)
+	}
+}
+
+// testDetach: PTRACE_DETACH drops the tags with the rest of ->ptrace. SKIPCALL
+// given at A's entry stop is still set at B's entry stop; detaching there
+// must let B run.
+func testDetach(t *T) {
+	abi := t.cfg.abi()
+	tr := startAtA(t, ScenarioBasic)
+	defer tr.Kill()
+	s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0)
+	if t.patched() {
+		expect(t, tr, s, entry, abi.B)
+	} else {
+		expect(t, tr, s, exit, abi.A)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
+	}
+	out, st, err := tr.Detach()
+	if err != nil || !st.Exited() || st.ExitStatus() != 0 {
+		t.Fatalf("detached tracee: %v, status %#x, output %q", err, uint32(st), out)
+	}
+	r, err := parseReport(out)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	if r.BErr != 0 || r.B < 3 {
+		t.Errorf("B must run once detached: returned %d errno %d", r.B, r.BErr)
+	}
+	if t.patched() && r.AErr != int(syscall.ENOSYS) {
+		t.Errorf("A must have been skipped: returned %d errno %d", r.A, r.AErr)
+	}
+}
+
 // testSysemu: PTRACE_SYSEMU ignores the tags: every call stops once, at its
 // entry, and none runs.
 func testSysemu(t *T) {
@@ -255,12 +322,13 @@ const IA32Binary = "/bin/ptvm-tests-386"
 var behaviours = map[string]func(*T){
 	"baseline": testBaseline, "skipexit": testSkipExit, "skipcall": testSkipCall, "skipcall_poked": testSkipCallPoked,
 	"unknown_bits": testUnknownBits, "tags_dont_stick": testTagsDontStick, "cont_and_singlestep": testContAndStep,
-	"signals": testSignals, "sysemu": testSysemu, "seccomp": testSeccomp,
+	"signals": testSignals, "sysemu": testSysemu, "seccomp": testSeccomp, "restart": testRestart,
+	"detach": testDetach,
 }
 
 // ia32Tests are the behaviours that also run with an ia32 tracee.
 var ia32Tests = []string{"baseline", "skipexit", "skipcall", "skipcall_poked", "unknown_bits",
-	"tags_dont_stick", "cont_and_singlestep", "signals", "sysemu", "seccomp"}
+	"tags_dont_stick", "cont_and_singlestep", "signals", "restart", "detach", "sysemu", "seccomp"}
 
 // testIA32: on an x86_64 kernel, the behaviours with a 32-bit tracee, under
 // a 64-bit tracer (this binary) and under a 32-bit tracer (the 386 build).
@@ -325,6 +393,27 @@ func testSeccomp(t *T) {
 		if r := finish(t, tr); r.BErr != int(syscall.ENOSYS) {
 			t.Errorf("B must be skipped: returned %d errno %d", r.B, r.BErr)
 		}
+	})
+	t.Run("event_stop_overrides", func(t *T) {
+		// SKIPEXIT given at C's entry stop is replaced by the plain resume
+		// of C's seccomp event stop: C's exit stop comes.
+		tr := start(t, ScenarioSeccomp, "trace")
+		defer tr.Kill()
+		if err := tr.SetOptions(unix.PTRACE_O_TRACESYSGOOD | unix.PTRACE_O_TRACESECCOMP); err != nil {
+			t.Fatalf("PTRACE_SETOPTIONS: %v", err)
+		}
+		for _, w := range []struct {
+			entry bool
+			nr    int
+		}{{entry, abi.A}, {exit, abi.A}, {entry, abi.B}, {exit, abi.B}, {entry, abi.C}} {
+			expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), w.entry, w.nr)
+		}
+		if s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipExit, 0); s.Event != unix.PTRACE_EVENT_SECCOMP {
+			tr.Kill()
+			t.Fatalf("want the PTRACE_EVENT_SECCOMP stop of C, got %v", s)
+		}
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.C)
+		finish(t, tr)
 	})
 	t.Run("ret_trace_stop", func(t *T) {
 		tr := start(t, ScenarioSeccomp, "trace")

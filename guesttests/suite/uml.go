@@ -22,7 +22,7 @@ import (
 // umlTests run inside UML, on UML's own processes: the behaviours UML
 // offers them, and UML's own switches.
 var umlTests = []string{"probe", "baseline", "skipexit", "skipcall", "skipcall_poked", "unknown_bits",
-	"tags_dont_stick", "cont_and_singlestep", "signals", "uml_sysptvm", "sysemu_refused"}
+	"tags_dont_stick", "cont_and_singlestep", "signals", "restart", "detach", "seccomp", "uml_sysptvm", "sysemu_refused"}
 
 // umlBoot is one set of UML boot flags, the matrix's "UML boot flags".
 type umlBoot struct {
