@@ -135,24 +135,27 @@ func TestE2EPatchedRun61(t *testing.T) {
 
 // breakSkipExit is a third patch that undoes the SKIPEXIT hunk of patch 1:
 // the exit report ignores the tags again.
-const breakSkipExit = `From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001
-From: ptvmlab tests <ptvmlab@example.org>
-Date: Thu, 26 Nov 2026 13:00:00 +0000
-Subject: [PATCH 3/3] ptrace: break SKIPEXIT on purpose
-
-Signed-off-by: ptvmlab tests <ptvmlab@example.org>
----
---- a/include/linux/ptrace.h
-+++ b/include/linux/ptrace.h
-@@ -496,6 +496,6 @@
- {
- 	if (step)
- 		user_single_step_report(regs);
--	else if (!(current->ptrace & PT_SYSCALL_TAGS))
-+	else
- 		ptrace_report_syscall(PTRACE_EVENTMSG_SYSCALL_EXIT);
- }
-`
+var breakSkipExit = strings.Join([]string{
+	"From 0000000000000000000000000000000000000000 Mon Sep 17 00:00:00 2001",
+	"From: ptvmlab tests <ptvmlab@example.org>",
+	"Date: Thu, 26 Nov 2026 13:00:00 +0000",
+	"Subject: [PATCH 3/3] ptrace: break SKIPEXIT on purpose",
+	"",
+	"Signed-off-by: ptvmlab tests <ptvmlab@example.org>",
+	"---",
+	"--- a/include/linux/ptrace.h",
+	"+++ b/include/linux/ptrace.h",
+	"@@ -496,7 +496,7 @@",
+	" {",
+	" \tif (step)",
+	" \t\tuser_single_step_report(regs);",
+	"-\telse if (!(current->ptrace & PT_SYSCALL_TAGS))",
+	"+\telse",
+	" \t\tptrace_report_syscall(PTRACE_EVENTMSG_SYSCALL_EXIT);",
+	" }",
+	" #endif",
+	"",
+}, "\n")
 
 // TestE2EBrokenSeriesFails: a series that loses its SKIPEXIT hunk makes the
 // named behaviours fail on a cell that expects the tags.

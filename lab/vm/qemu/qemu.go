@@ -67,7 +67,10 @@ func Command(s vm.Spec, kvm bool, p paths) (string, []string, error) {
 	if kvm {
 		accel, cpu = "kvm", "host"
 	}
-	cmdline := append([]string{"console=ttyS0", "panic=-1", "oops=panic", "ptvmlab.channel=" + channel(s.ResultsVia)}, s.Cmdline...)
+	// tsc=reliable: under TCG on a loaded host the clocksource watchdog
+	// marks the TSC unstable and the guest's clock jumps (by thousands of
+	// hours, seen here), which fires every timeout in the guest at once.
+	cmdline := append([]string{"console=ttyS0", "panic=-1", "oops=panic", "tsc=reliable", "ptvmlab.channel=" + channel(s.ResultsVia)}, s.Cmdline...)
 	args := []string{
 		"-nodefaults", "-no-reboot", "-display", "none",
 		"-machine", "pc", "-accel", accel, "-cpu", cpu, "-m", fmt.Sprint(mem), "-smp", "1",
