@@ -56,7 +56,7 @@ func newFlags(name string, c *common, bootFlags bool) *flag.FlagSet {
 	fs.StringVar(&c.series, "series", "auto", "patch series directory; auto: the repo's patches/<version>; none: the unpatched kernel")
 	if bootFlags {
 		fs.StringVar(&c.out, "out", "ptvmlab-out", "directory for results.json, junit.xml and per-boot logs")
-		fs.DurationVar(&c.timeout, "timeout", 3*time.Minute, "limit for each boot, from QEMU start to its end")
+		fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit for each boot, from QEMU start to its end")
 		fs.Var(&c.appends, "append", "an extra kernel argument (repeatable), e.g. ptvmlab.tests=probe")
 		fs.BoolVar(&c.noUML, "no-uml", false, "leave UML out of x86_64 cells (no um build; the uml test skips)")
 	}
