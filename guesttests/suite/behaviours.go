@@ -301,9 +301,39 @@ func testDetach(t *T) {
 }
 
 // testSysemu: PTRACE_SYSEMU ignores the tags: every call stops once, at its
-// entry, and none runs.
+// entry, and none runs; PTRACE_SYSEMU_SINGLESTEP with tags still steps and
+// still emulates.
 func testSysemu(t *T) {
 	abi := t.cfg.abi()
+	t.Run("sysemu", func(t *T) { testSysemuPlain(t, abi) })
+	t.Run("sysemu_singlestep", func(t *T) {
+		tr := start(t, ScenarioBasic)
+		defer tr.Kill()
+		steps := 0
+		for {
+			s := resume(t, tr, ptrace.SysemuSingleStep, ptrace.TagSkipCall, 0)
+			if s.Syscall {
+				expect(t, tr, s, entry, abi.A)
+				break
+			}
+			if s.Signal != syscall.SIGTRAP {
+				t.Fatalf("want single-step traps up to A's entry, got %v", s)
+			}
+			if steps++; steps > 100000 {
+				t.Fatalf("no syscall stop after %d steps", steps)
+			}
+		}
+		// From A's (emulated) entry stop, one more step: a trap, not A's exit.
+		if s := resume(t, tr, ptrace.SysemuSingleStep, ptrace.TagSkipCall, 0); s.Syscall && !s.Entry {
+			t.Fatalf("PTRACE_SYSEMU_SINGLESTEP gave an exit stop: %v", s)
+		}
+		if r := finish(t, tr); r.AErr != int(syscall.ENOSYS) {
+			t.Errorf("A must be emulated (not run): returned %d errno %d", r.A, r.AErr)
+		}
+	})
+}
+
+func testSysemuPlain(t *T, abi ABI) {
 	tr := start(t, ScenarioBasic)
 	defer tr.Kill()
 	expect(t, tr, resume(t, tr, ptrace.Sysemu, ptrace.TagSkipExit, 0), entry, abi.A)
