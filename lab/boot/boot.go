@@ -73,9 +73,24 @@ func Classify(out *vm.Output, bootErr error) Outcome {
 	case len(o.KTAP.Failed()) > 0:
 		o.Status, o.Title = Failed, "failed: "+strings.Join(o.KTAP.Failed(), ", ")
 	default:
-		o.Status, o.Title = Passed, fmt.Sprintf("%d tests passed", len(o.KTAP.Results))
+		o.Status, o.Title = Passed, passedTitle(o.KTAP)
 	}
 	return o
+}
+
+// passedTitle says how many tests passed and how many were skipped.
+func passedTitle(r *ktap.Report) string {
+	skipped := 0
+	for _, res := range r.Results {
+		if res.Status == ktap.Skip {
+			skipped++
+		}
+	}
+	t := fmt.Sprintf("%d tests passed", len(r.Results)-skipped)
+	if skipped > 0 {
+		t += fmt.Sprintf(", %d skipped", skipped)
+	}
+	return t
 }
 
 // probeLevel reads "level=X" from the probe test's result line.

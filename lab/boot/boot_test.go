@@ -22,6 +22,10 @@ func TestClassify(t *testing.T) {
 		probe  string
 	}{
 		{"passed", &vm.Output{Results: []byte(goodKTAP), Opened: true}, nil, Passed, "2 tests passed", "none"},
+		{"passed with a skip", &vm.Output{Results: []byte(goodKTAP + "ok 3 uml # SKIP UML rides in x86_64 guests only\n"), Opened: true}, nil,
+			Failed, "results are not a complete KTAP report (3 results, plan 2", "none"},
+		{"skips counted", &vm.Output{Results: []byte("KTAP version 1\n1..2\nok 1 probe # level=none\nok 2 uml # SKIP no\n"), Opened: true}, nil,
+			Passed, "1 tests passed, 1 skipped", "none"},
 		{"failed test", &vm.Output{Results: []byte("KTAP version 1\n1..2\nok 1 probe # level=none\nnot ok 2 baseline\n"), Opened: true}, nil,
 			Failed, "failed: baseline", "none"},
 		{"garbage", &vm.Output{Results: []byte("\xff\xfe\x00garbage\x01\n"), Opened: true}, nil,
