@@ -50,6 +50,16 @@ func startAtA(t *T, scenario string, args ...string) *ptrace.Tracee {
 	return tr
 }
 
+// startAtB runs the tracee through A (entry and exit stops) to B's entry
+// stop.
+func startAtB(t *T, scenario string, args ...string) *ptrace.Tracee {
+	tr := startAtA(t, scenario, args...)
+	abi := t.cfg.abi()
+	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
+	return tr
+}
+
 // resume restarts the tracee and returns its next stop, failing the test on
 // a ptrace error.
 func resume(t *T, tr *ptrace.Tracee, req int, addr uintptr, sig syscall.Signal) ptrace.Stop {

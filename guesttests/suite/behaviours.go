@@ -42,10 +42,8 @@ func testSkipCall(t *T) {
 	abi := t.cfg.abi()
 	for _, addr := range []uintptr{ptrace.TagSkipCall, 0x4} {
 		t.Run(fmt.Sprintf("addr=%#x", addr), func(t *T) {
-			tr := startAtA(t, ScenarioBasic)
+			tr := startAtB(t, ScenarioBasic)
 			defer tr.Kill()
-			expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
-			expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
 			s := resume(t, tr, ptrace.Syscall, addr, 0)
 			patched := t.patched()
 			if patched {
@@ -68,10 +66,8 @@ func testSkipCall(t *T) {
 // the tracee when B is skipped.
 func testSkipCallPoked(t *T) {
 	abi := t.cfg.abi()
-	tr := startAtA(t, ScenarioBasic)
+	tr := startAtB(t, ScenarioBasic)
 	defer tr.Kill()
-	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
-	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
 	if err := tr.SetRet(1234); err != nil {
 		t.Fatalf("set return value: %v", err)
 	}
@@ -111,10 +107,8 @@ func testUnknownBits(t *T) {
 // stop again.
 func testTagsDontStick(t *T) {
 	abi := t.cfg.abi()
-	tr := startAtA(t, ScenarioBasic)
+	tr := startAtB(t, ScenarioBasic)
 	defer tr.Kill()
-	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
-	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
 	s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0)
 	if !t.patched() {
 		expect(t, tr, s, exit, abi.B)
@@ -138,20 +132,16 @@ func testContAndStep(t *T) {
 		}
 	}
 	t.Run("cont", func(t *T) {
-		tr := startAtA(t, ScenarioBasic)
+		tr := startAtB(t, ScenarioBasic)
 		defer tr.Kill()
-		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
-		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
 		if s := resume(t, tr, ptrace.Cont, ptrace.TagSkipCall, 0); !s.Exited {
 			t.Fatalf("after PTRACE_CONT the tracee must run to its end, got %v", s)
 		}
 		checkB(t, finish(t, tr))
 	})
 	t.Run("singlestep", func(t *T) {
-		tr := startAtA(t, ScenarioBasic)
+		tr := startAtB(t, ScenarioBasic)
 		defer tr.Kill()
-		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
-		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
 		if s := resume(t, tr, ptrace.SingleStep, ptrace.TagSkipCall, 0); s.Syscall || s.Signal != syscall.SIGTRAP {
 			t.Fatalf("after PTRACE_SINGLESTEP want a SIGTRAP step stop, got %v", s)
 		}
@@ -171,12 +161,6 @@ func testContAndStep(t *T) {
 // testSignals: a skipped call and signals.
 func testSignals(t *T) {
 	abi := t.cfg.abi()
-	toB := func(t *T, scenario string, args ...string) *ptrace.Tracee {
-		tr := startAtA(t, scenario, args...)
-		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
-		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
-		return tr
-	}
 	afterB := func(t *T, tr *ptrace.Tracee, s ptrace.Stop) TraceeReport {
 		if t.patched() {
 			expect(t, tr, s, entry, abi.C)
@@ -190,7 +174,7 @@ func testSignals(t *T) {
 		return r
 	}
 	t.Run("sigusr1_as_data", func(t *T) {
-		tr := toB(t, ScenarioBlocked)
+		tr := startAtB(t, ScenarioBlocked)
 		defer tr.Kill()
 		r := afterB(t, tr, resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, syscall.SIGUSR1))
 		if !r.Has(syscall.SIGUSR1) {
@@ -198,7 +182,7 @@ func testSignals(t *T) {
 		}
 	})
 	t.Run("queued_at_entry_stop", func(t *T) {
-		tr := toB(t, ScenarioBlocked)
+		tr := startAtB(t, ScenarioBlocked)
 		defer tr.Kill()
 		// Thread-directed: a process-directed signal would go to one of
 		// the Go runtime's other, untraced threads.
@@ -241,10 +225,8 @@ func testSignals(t *T) {
 func testRestart(t *T) {
 	abi := t.cfg.abi()
 	const erestartsys = -512
-	tr := startAtA(t, ScenarioBasic)
+	tr := startAtB(t, ScenarioBasic)
 	defer tr.Kill()
-	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
-	expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
 	if err := tr.PokeRet(erestartsys); err != nil {
 		t.Fatalf("store -ERESTARTSYS: %v", err)
 	}
@@ -404,10 +386,8 @@ func testIA32(t *T) {
 func testSeccomp(t *T) {
 	abi := t.cfg.abi()
 	t.Run("kill_filter_skipcall", func(t *T) {
-		tr := startAtA(t, ScenarioSeccomp, "kill")
+		tr := startAtB(t, ScenarioSeccomp, "kill")
 		defer tr.Kill()
-		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
-		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), entry, abi.B)
 		s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0)
 		if !t.patched() {
 			// The filter fires: the call is rolled back (its exit stop
