@@ -67,3 +67,20 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Errorf("temp files left: %v", ents)
 	}
 }
+
+func TestCopyFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "src"), filepath.Join(dir, "dst")
+	if err := os.WriteFile(src, []byte("kernel"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := CopyFile(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(dst)
+	st, _ := os.Stat(dst)
+	if string(b) != "kernel" || st.Mode().Perm() != 0o644 {
+		t.Errorf("copy %q mode %v, want \"kernel\" 0644 (read-only source made owner-writable)", b, st.Mode().Perm())
+	}
+}

@@ -177,15 +177,15 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 	man := Manifest{Recipe: recipe, Source: req.Tree.Digest, Version: req.Tree.Version, Arch: req.Arch.Name,
 		Patches: req.Patches, ConfigSHA256: digest(string(cfg)), Compiler: tc.version, Flags: flags}
 	dir, err := c.Fill("build", key, func(tmp string) error {
-		if err := copyFile(filepath.Join(obj, req.Arch.Image), filepath.Join(tmp, filepath.Base(req.Arch.Image))); err != nil {
+		if err := cache.CopyFile(filepath.Join(obj, req.Arch.Image), filepath.Join(tmp, filepath.Base(req.Arch.Image))); err != nil {
 			return err
 		}
 		for _, f := range []string{".config", "System.map"} {
-			if err := copyFile(filepath.Join(obj, f), filepath.Join(tmp, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := cache.CopyFile(filepath.Join(obj, f), filepath.Join(tmp, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
 		}
-		if err := copyFile(logPath, filepath.Join(tmp, "build.log")); err != nil {
+		if err := cache.CopyFile(logPath, filepath.Join(tmp, "build.log")); err != nil {
 			return err
 		}
 		b, _ := json.MarshalIndent(man, "", "  ")
@@ -411,18 +411,6 @@ func digest(parts ...string) string {
 		fmt.Fprintf(h, "%d:%s\n", len(p), p)
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func copyFile(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	st, err := os.Stat(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, st.Mode().Perm())
 }
 
 func firstLine(b []byte) string {

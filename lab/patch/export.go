@@ -57,20 +57,8 @@ func Export(ctx context.Context, base string, s *Series, out string, o Options) 
 	}
 	defer cache.RemoveAll(scratch)
 	repo := filepath.Join(scratch, "repo")
-	if err := os.Mkdir(repo, 0o755); err != nil {
+	if err := seedTouched(base, s, repo); err != nil {
 		return err
-	}
-	for _, f := range Touched(s) {
-		src := filepath.Join(base, f)
-		if _, err := os.Stat(src); err != nil {
-			continue // created by the series
-		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(repo, f)), 0o755); err != nil {
-			return err
-		}
-		if err := copyFile(src, filepath.Join(repo, f)); err != nil {
-			return err
-		}
 	}
 	g := gitRunner{dir: repo}
 	if err := g.run(ctx, nil, "init", "-q"); err != nil {
@@ -174,6 +162,28 @@ func publish(mails string, s *Series, out string) error {
 	return cache.WriteFileAtomic(filepath.Join(out, "series"), []byte(txt), 0o644)
 }
 
+// seedTouched copies into dir the base files the series touches (files the
+// series creates are not there yet): enough for the series to apply, and for
+// its diffs, blob ids and diffstat to come out as in the full tree.
+func seedTouched(base string, s *Series, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, f := range Touched(s) {
+		src := filepath.Join(base, f)
+		if _, err := os.Stat(src); err != nil {
+			continue // created by the series
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
+			return err
+		}
+		if err := cache.CopyFile(src, filepath.Join(dir, f)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 type gitRunner struct{ dir string }
 
 func (g gitRunner) run(ctx context.Context, env []string, args ...string) error {
@@ -203,16 +213,4 @@ func splitIdentity(who string) (string, string) {
 		return strings.TrimSpace(who), ""
 	}
 	return strings.TrimSpace(name), strings.TrimSuffix(strings.TrimSpace(rest), ">")
-}
-
-func copyFile(src, dst string) error {
-	b, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	st, err := os.Stat(src)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(dst, b, st.Mode().Perm()|0o200)
 }

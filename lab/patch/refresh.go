@@ -67,17 +67,8 @@ func Refresh(ctx context.Context, base string, s *Series, out string) (*RefreshR
 	}
 	defer cache.RemoveAll(scratch)
 	repo := filepath.Join(scratch, "tree")
-	for _, f := range Touched(s) {
-		src := filepath.Join(base, f)
-		if _, err := os.Stat(src); err != nil {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(repo, f)), 0o755); err != nil {
-			return nil, err
-		}
-		if err := copyFile(src, filepath.Join(repo, f)); err != nil {
-			return nil, err
-		}
+	if err := seedTouched(base, s, repo); err != nil {
+		return nil, err
 	}
 	rep := &RefreshReport{Out: out}
 	failed := false
