@@ -5,10 +5,12 @@ package guesttests_test
 
 import (
 	"bytes"
+	"context"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ptvmlab/ptvmlab/lab/ktap"
 )
@@ -53,7 +55,11 @@ func TestSuiteOnHost(t *testing.T) {
 			var stdout bytes.Buffer
 			// uml needs the guest image's UML kernel: it runs in the lab's boots.
 			tests := "probe,baseline,skipexit,skipcall,skipcall_poked,unknown_bits,tags_dont_stick,cont_and_singlestep,signals,restart,detach,sysemu,seccomp,ia32"
-			run := exec.Command(bins[goarch], "-expect", "none", "-ia32", bins["386"], "-tests", tests)
+			// A hung tracer is a failure with its partial KTAP, not a hung test.
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+			defer cancel()
+			run := exec.CommandContext(ctx, bins[goarch], "-expect", "none", "-ia32", bins["386"], "-tests", tests)
+			run.WaitDelay = 5 * time.Second
 			run.Stdout = &stdout
 			err := run.Run()
 			rep := ktap.Parse(bytes.NewReader(stdout.Bytes()))
