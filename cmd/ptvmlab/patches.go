@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/cell"
+	"github.com/ptvmlab/ptvmlab/lab/era"
 	"github.com/ptvmlab/ptvmlab/lab/patch"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
@@ -128,36 +130,112 @@ func patchesCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	vs, err := patch.Check(ctx, tree.Dir, s)
+	env, err := p.env()
 	if err != nil {
 		return err
 	}
+	scratch, err := os.MkdirTemp("", "ptvmlab-check-")
+	if err != nil {
+		return err
+	}
+	defer cache.RemoveAll(scratch)
+	checkers, skipped, err := checkersFor(ctx, env, tree, scratch)
+	if err != nil {
+		return err
+	}
+	type run struct {
+		Checker  string          `json:"checker"`
+		Verdicts []patch.Verdict `json:"verdicts"`
+	}
+	var runs []run
 	clean := true
-	for _, v := range vs {
-		clean = clean && v.Clean()
+	for _, c := range checkers {
+		vs, err := patch.Check(ctx, c, s)
+		if err != nil {
+			return err
+		}
+		for _, v := range vs {
+			clean = clean && v.Clean()
+		}
+		runs = append(runs, run{Checker: c.Name, Verdicts: vs})
 	}
 	if p.json {
-		b, _ := json.MarshalIndent(vs, "", "  ")
+		b, _ := json.MarshalIndent(runs, "", "  ")
 		fmt.Fprintln(stdout, string(b))
 	} else {
-		for _, v := range vs {
-			verdict := "clean"
-			if !v.Ran {
-				verdict = "NOT CHECKED: " + v.Note
-			} else if !v.Clean() {
-				verdict = "NOT CLEAN"
-			}
-			fmt.Fprintf(stdout, "%s: %d errors, %d warnings, %d checks, %d lines: %s\n", v.Patch, v.Errors, v.Warnings, v.Checks, v.Lines, verdict)
-			for _, m := range v.Messages {
-				fmt.Fprintf(stdout, "    %s\n", m)
+		for _, r := range runs {
+			fmt.Fprintf(stdout, "%s:\n", r.Checker)
+			for _, v := range r.Verdicts {
+				verdict := "clean"
+				if !v.Ran {
+					verdict = "NOT CHECKED: " + v.Note
+				} else if !v.Clean() {
+					verdict = "NOT CLEAN"
+				}
+				fmt.Fprintf(stdout, "  %s: %d errors, %d warnings, %d checks, %d lines: %s\n", v.Patch, v.Errors, v.Warnings, v.Checks, v.Lines, verdict)
+				for _, m := range v.Messages {
+					fmt.Fprintf(stdout, "      %s\n", m)
+				}
 			}
 		}
-		fmt.Fprintf(stdout, "checkpatch.pl --strict of %s (%s)\n", tree.Version, tree.Digest)
+		for _, sk := range skipped {
+			fmt.Fprintf(stdout, "skipped: %s\n", sk)
+		}
+		fmt.Fprintf(stdout, "checkpatch.pl of %s (%s)\n", tree.Version, tree.Digest)
 	}
 	if !clean {
 		return exitError{code: exitFailed}
 	}
 	return nil
+}
+
+// checkersFor chooses the checkpatch.pl runs for tree: its own script
+// (with the era's perl fix, on a copy, when the era has one) and, for an
+// old era, today's script from the default kernel too, with --no-tree
+// since it does not know the old tree. A checker that cannot be had is
+// returned in skipped with the reason, never dropped silently.
+func checkersFor(ctx context.Context, env cell.Env, tree source.Tree, scratch string) ([]patch.Checker, []string, error) {
+	prof, err := era.For(tree.Version)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []patch.Checker
+	var skipped []string
+	own, err := patch.TreeChecker(tree.Dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	if d := prof.CheckpatchFixDir(filepath.Join(env.ModuleDir, "patches")); d != "" {
+		fix, err := patch.Load(d)
+		if err != nil {
+			return nil, nil, err
+		}
+		if own, err = patch.FixedTreeChecker(ctx, tree.Dir, fix, filepath.Join(scratch, "own")); err != nil {
+			return nil, nil, err
+		}
+	}
+	out = append(out, own)
+	if prof.Name == "" {
+		return out, nil, nil
+	}
+	spec, err := source.Parse(DefaultKernel)
+	if err != nil {
+		return nil, nil, err
+	}
+	modern, err := source.Resolve(ctx, env.Cache, spec)
+	if err == nil {
+		var c patch.Checker
+		if c, err = patch.TreeChecker(modern.Dir); err == nil {
+			c.Name = fmt.Sprintf("today's checkpatch.pl --strict --no-tree (from %s %s)", DefaultKernel, modern.Version)
+			c.Dir = scratch
+			c.Args = []string{"--strict", "--no-tree"}
+			out = append(out, c)
+		}
+	}
+	if err != nil {
+		skipped = append(skipped, fmt.Sprintf("today's checkpatch.pl (%s): %v", DefaultKernel, err))
+	}
+	return out, skipped, nil
 }
 
 func patchesRefresh(ctx context.Context, args []string, stdout io.Writer) error {

@@ -151,22 +151,11 @@ func (c *common) setup(ctx context.Context) (setup, error) {
 // seriesFor resolves --series for tree: the loaded series (nil for none),
 // its name for reports, and the PTRACE_VM level the kernel must offer.
 func (c *common) seriesFor(env cell.Env, tree source.Tree) (*patch.Series, string, string, error) {
-	dir := c.series
-	switch dir {
-	case "none":
-		return nil, "none", "none", nil
-	case "auto", "":
-		d, err := patch.EraDir(filepath.Join(env.ModuleDir, "patches"), tree.Version)
-		if err != nil {
-			return nil, "", "", usageError{err}
-		}
-		dir = d
-	}
-	s, err := patch.Load(dir)
+	s, name, expect, err := cell.ResolveSeries(env.ModuleDir, tree, c.series)
 	if err != nil {
 		return nil, "", "", usageError{err}
 	}
-	return s, filepath.Base(filepath.Clean(dir)), "skipcall", nil
+	return s, name, expect, nil
 }
 
 func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {

@@ -30,6 +30,9 @@ const (
 	ArgUML = "ptvmlab.uml"
 	// ArgBench, set to 1, runs the benchmarks too (ptvmlab bench).
 	ArgBench = "ptvmlab.bench"
+	// ArgUMLBoots selects UML's boot flag sets (comma-separated: default,
+	// nosysptvm, usesysemu); empty is all three. A matrix runs one per cell.
+	ArgUMLBoots = "ptvmlab.umlboots"
 )
 
 // Console markers printed by the guest init on the serial console.

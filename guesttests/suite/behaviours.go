@@ -211,7 +211,18 @@ func testSignals(t *T) {
 		if err != nil || !s.Exited || !s.Status.Signaled() || s.Status.Signal() != syscall.SIGKILL {
 			t.Fatalf("want death by SIGKILL, got %v, %v", s, err)
 		}
-		if _, err := os.Stat(dir); err == nil {
+		_, err = os.Stat(dir)
+		if kernelOlder(3, 0) {
+			// 2.6-era tracehook_report_syscall_entry() ignores a fatal
+			// signal that ends the stop: the call runs, then the task
+			// dies. Pinned, so that the era's behaviour is on record.
+			if err != nil {
+				t.Errorf("kernel %s: want mkdir to run before SIGKILL takes the task (2.6-era tracehook), but it did not", kernelRelease())
+			}
+			t.Result(fmt.Sprintf("kernel %s runs the call before dying (2.6-era tracehook)", kernelRelease()))
+			return
+		}
+		if err == nil {
 			t.Errorf("mkdir ran although SIGKILL came at its entry stop")
 		}
 	})
@@ -385,6 +396,9 @@ func testIA32(t *T) {
 // drops the exit stop: the call runs (the series' documented rule).
 func testSeccomp(t *T) {
 	abi := t.cfg.abi()
+	if err := seccompFilters(); err != nil {
+		t.Skipf("%v", err)
+	}
 	t.Run("kill_filter_skipcall", func(t *T) {
 		tr := startAtB(t, ScenarioSeccomp, "kill")
 		defer tr.Kill()

@@ -5,17 +5,26 @@ package cell
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/initramfs"
 	"github.com/ptvmlab/ptvmlab/lab/boot"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/era"
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
 	"github.com/ptvmlab/ptvmlab/lab/kconfig"
 	"github.com/ptvmlab/ptvmlab/lab/kselftest"
@@ -32,6 +41,43 @@ type Env struct {
 	Backend   vm.Backend
 	Jobs      int       // make -j; 0 is the CPU count
 	Progress  io.Writer // progress lines for long steps; nil for none
+	// Builds, when set, serialises the build steps of cells that run side
+	// by side: one make already uses every CPU, and two cells that need the
+	// same kernel then build it once.
+	Builds sync.Locker
+	// Boots, when set, bounds the boots that run at once.
+	Boots *Budget
+}
+
+// Budget bounds the boots that run at once by CPUs (a TCG guest keeps
+// one busy) and by guest memory.
+type Budget struct {
+	cpu, mem *semaphore.Weighted
+	memMB    int64
+}
+
+// NewBudget allows cpus boots at once within memMB of guest memory.
+func NewBudget(cpus int, memMB int64) *Budget {
+	return &Budget{cpu: semaphore.NewWeighted(int64(cpus)), mem: semaphore.NewWeighted(memMB), memMB: memMB}
+}
+
+// bootMemMB is what one boot costs the budget: the guest's 512 MiB and
+// QEMU's own.
+const bootMemMB = 768
+
+func (b *Budget) acquire(ctx context.Context) (func(), error) {
+	if b == nil {
+		return func() {}, nil
+	}
+	need := min(int64(bootMemMB), b.memMB)
+	if err := b.cpu.Acquire(ctx, 1); err != nil {
+		return nil, err
+	}
+	if err := b.mem.Acquire(ctx, need); err != nil {
+		b.cpu.Release(1)
+		return nil, err
+	}
+	return func() { b.mem.Release(need); b.cpu.Release(1) }, nil
 }
 
 // Cell is one thing to build and boot.
@@ -52,6 +98,38 @@ type Cell struct {
 	NoUML bool
 	// Out is the directory for this boot's console.log and results.raw.
 	Out string
+	// UMLBoots names the UML boot flag sets to run (ptvmlab.umlboots);
+	// "" runs all three.
+	UMLBoots string
+	// Reuse keeps the boot's record in the cache under its inputs' key and,
+	// when one is there already, returns it instead of booting again.
+	Reuse bool
+	// ID names the cell in reports (a matrix cell); "" outside a matrix.
+	ID string
+}
+
+// ResolveSeries reads a --series value for tree: "none" (unpatched: the
+// negative control, expected to offer no tags), "auto" or "" (the repo's
+// series for the tree's version under moduleDir/patches) or a directory.
+// It returns the series (nil for none), its name for reports, and the
+// PTRACE_VM level the kernel must offer.
+func ResolveSeries(moduleDir string, tree source.Tree, spec string) (*patch.Series, string, string, error) {
+	dir := spec
+	switch dir {
+	case "none":
+		return nil, "none", "none", nil
+	case "auto", "":
+		d, err := patch.EraDir(filepath.Join(moduleDir, "patches"), tree.Version)
+		if err != nil {
+			return nil, "", "", err
+		}
+		dir = d
+	}
+	s, err := patch.Load(dir)
+	if err != nil {
+		return nil, "", "", err
+	}
+	return s, filepath.Base(filepath.Clean(dir)), "skipcall", nil
 }
 
 // Build builds tree with series applied (nil: unpatched) for archName, or
@@ -61,17 +139,48 @@ func Build(ctx context.Context, env Env, tree source.Tree, series *patch.Series,
 	if err != nil {
 		return kbuild.Result{}, err
 	}
-	frags, err := kconfig.Load(filepath.Join(env.ModuleDir, "kconfigs"), arch.Fragments...)
+	prof, err := era.For(tree.Version)
 	if err != nil {
 		return kbuild.Result{}, err
 	}
-	req := kbuild.Request{Tree: tree, Arch: arch, Fragments: frags, Jobs: env.Jobs, Progress: env.Progress}
+	kdir := filepath.Join(env.ModuleDir, "kconfigs")
+	var frags []kconfig.Fragment
+	for _, n := range arch.Fragments {
+		path := prof.Fragment(kdir, n)
+		rel, _ := filepath.Rel(kdir, path)
+		f, err := kconfig.LoadFile(strings.TrimSuffix(rel, ".config"), path)
+		if err != nil {
+			return kbuild.Result{}, err
+		}
+		frags = append(frags, f)
+	}
+	// The series goes on the pristine tree, as it would be posted; the era's
+	// build fixes go on top, for the build only.
+	var layers []*patch.Series
 	if series != nil {
-		for _, p := range series.Patches {
+		layers = append(layers, series)
+	}
+	if d := prof.CompatDir(filepath.Join(env.ModuleDir, "patches")); d != "" {
+		compat, err := patch.Load(d)
+		if err != nil {
+			return kbuild.Result{}, err
+		}
+		layers = append(layers, compat)
+	}
+	req := kbuild.Request{Tree: tree, Arch: arch, Fragments: frags, CFlags: prof.CFlags, Jobs: env.Jobs, Progress: env.Progress}
+	for _, l := range layers {
+		for _, p := range l.Patches {
 			req.Patches = append(req.Patches, kbuild.Patch{Name: p.Name, Digest: p.Digest})
 		}
+	}
+	if len(layers) > 0 {
 		req.Prepare = func(ctx context.Context, dir string) error {
-			return patch.Apply(ctx, dir, series, patch.Options{})
+			for _, l := range layers {
+				if err := patch.Apply(ctx, dir, l, patch.Options{}); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 	}
 	return kbuild.Build(ctx, env.Cache, req)
@@ -106,8 +215,11 @@ func UML(ctx context.Context, env Env, tree source.Tree, series *patch.Series) (
 // build that fails, a config that drops symbols) are returned; everything
 // from the boot on is in the record's status.
 func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
-	rec := report.Boot{Kernel: c.Tree.Spec.Raw, Version: c.Tree.Version, Digest: c.Tree.Digest,
+	rec := report.Boot{Cell: c.ID, Kernel: c.Tree.Spec.Raw, Version: c.Tree.Version, Digest: c.Tree.Digest,
 		Series: c.SeriesName, Arch: c.Arch}
+	if c.UMLBoots != "" {
+		rec.UMLFlags = c.UMLBoots
+	}
 	arch, err := kbuild.LookupArch(c.Arch)
 	if err != nil {
 		return rec, err
@@ -115,43 +227,30 @@ func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 	if arch.GOARCH == "" {
 		return rec, fmt.Errorf("arch %s is not bootable under QEMU: choose x86_64 or i386", c.Arch)
 	}
-	b, err := Build(ctx, env, c.Tree, c.Series, c.Arch)
+	if env.Builds != nil {
+		env.Builds.Lock()
+	}
+	spec, key, err := prepare(ctx, env, c, arch, &rec)
+	if env.Builds != nil {
+		env.Builds.Unlock()
+	}
 	if err != nil {
 		return rec, err
 	}
-	rec.Build = &report.Build{Key: b.Key, Cached: b.Cached, TookS: b.Took.Seconds(), Image: b.Image}
-	if b.Cached {
-		slog.Info("kernel build: cache hit, no make run", "arch", c.Arch, "key", b.Key[:12])
-	} else {
-		slog.Info("kernel built", "arch", c.Arch, "key", b.Key[:12], "took", b.Took.Round(time.Second))
-	}
-	files, err := kselftest.Build(ctx, env.Cache, c.Tree, arch.GOARCH)
-	if err != nil {
-		return rec, err
-	}
-	cmdline := append([]string(nil), c.Cmdline...)
-	if c.Arch == "x86_64" && c.NoUML {
-		cmdline = append(cmdline, proto.ArgUML+"=off")
-	}
-	if c.Arch == "x86_64" && !c.NoUML {
-		uml, err := UML(ctx, env, c.Tree, c.Series)
-		if err != nil {
-			return rec, err
+	rec.InputsKey = key
+	if c.Reuse {
+		if old, ok := reuse(env.Cache, key, c.Out); ok {
+			old.Cell, old.UMLFlags, old.Build = rec.Cell, rec.UMLFlags, rec.Build
+			return old, nil
 		}
-		files = append(files, uml...)
 	}
-	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache,
-		Files: files, IA32: arch.GOARCH == "amd64"})
+	release, err := env.Boots.acquire(ctx)
 	if err != nil {
 		return rec, err
 	}
-	if c.Expect != "" {
-		cmdline = append(cmdline, proto.ArgExpect+"="+c.Expect)
-	}
-	rec.Cmdline = cmdline
-	spec := vm.Spec{Arch: c.Arch, Kernel: b.Image, Initrd: img.Path, Cmdline: cmdline, Timeout: c.Timeout, Dir: c.Out}
-	slog.Info("booting", "arch", c.Arch, "kernel", c.Tree.Version, "timeout", c.Timeout)
+	slog.Info("booting", "arch", c.Arch, "kernel", c.Tree.Version, "cell", c.ID, "timeout", c.Timeout)
 	out, bootErr := env.Backend.Boot(ctx, spec)
+	release()
 	if ctx.Err() != nil {
 		return rec, ctx.Err()
 	}
@@ -165,5 +264,136 @@ func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 		rec.ResultsRaw = filepath.Join(c.Out, "results.raw")
 		rec.Cmdline = spec.Cmdline
 	}
+	if c.Reuse && o.Status != boot.Infra {
+		keep(env.Cache, key, rec)
+	}
 	return rec, nil
+}
+
+// prepare builds (or finds) everything a boot of c needs and returns the
+// boot's spec and the key of its inputs.
+func prepare(ctx context.Context, env Env, c Cell, arch kbuild.Arch, rec *report.Boot) (vm.Spec, string, error) {
+	b, err := Build(ctx, env, c.Tree, c.Series, c.Arch)
+	if err != nil {
+		return vm.Spec{}, "", err
+	}
+	rec.Build = &report.Build{Key: b.Key, Cached: b.Cached, TookS: b.Took.Seconds(), Image: b.Image}
+	rec.Digests = &report.Digests{Image: fileDigest(b.Image), Config: fileDigest(b.Config)}
+	if b.Cached {
+		slog.Info("kernel build: cache hit, no make run", "arch", c.Arch, "key", b.Key[:12])
+	} else {
+		slog.Info("kernel built", "arch", c.Arch, "key", b.Key[:12], "took", b.Took.Round(time.Second))
+	}
+	files, err := kselftest.Build(ctx, env.Cache, c.Tree, arch.GOARCH)
+	if err != nil {
+		return vm.Spec{}, "", err
+	}
+	cmdline := append([]string(nil), c.Cmdline...)
+	if c.Arch == "x86_64" && c.NoUML {
+		cmdline = append(cmdline, proto.ArgUML+"=off")
+	}
+	if c.Arch == "x86_64" && !c.NoUML {
+		uml, err := UML(ctx, env, c.Tree, c.Series)
+		if err != nil {
+			return vm.Spec{}, "", err
+		}
+		files = append(files, uml...)
+		if c.UMLBoots != "" {
+			cmdline = append(cmdline, proto.ArgUMLBoots+"="+c.UMLBoots)
+		}
+	}
+	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache,
+		Files: files, IA32: arch.GOARCH == "amd64"})
+	if err != nil {
+		return vm.Spec{}, "", err
+	}
+	if c.Expect != "" {
+		cmdline = append(cmdline, proto.ArgExpect+"="+c.Expect)
+	}
+	rec.Cmdline = cmdline
+	prof, err := era.For(c.Tree.Version)
+	if err != nil {
+		return vm.Spec{}, "", err
+	}
+	spec := vm.Spec{Arch: c.Arch, Kernel: b.Image, Initrd: img.Path, Cmdline: cmdline, Timeout: c.Timeout, Dir: c.Out,
+		ResultsVia: prof.ResultsVia}
+	key := digest("cell/1", b.Key, img.Digest, c.Arch, strings.Join(cmdline, " "), c.Timeout.String(), prof.ResultsVia)
+	return spec, key, nil
+}
+
+// reuse returns the record kept under key, with its console log and KTAP
+// copied into out.
+func reuse(c cache.Dir, key, out string) (report.Boot, bool) {
+	dir, ok := c.Lookup("results", key)
+	if !ok {
+		return report.Boot{}, false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "record.json"))
+	if err != nil {
+		return report.Boot{}, false
+	}
+	var rec report.Boot
+	if json.Unmarshal(b, &rec) != nil || os.MkdirAll(out, 0o755) != nil {
+		return report.Boot{}, false
+	}
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{{"console.log", &rec.ConsoleLog}, {"results.raw", &rec.ResultsRaw}} {
+		if *f.dst == "" {
+			continue
+		}
+		if cache.CopyFile(filepath.Join(dir, f.name), filepath.Join(out, f.name)) != nil {
+			return report.Boot{}, false
+		}
+		*f.dst = filepath.Join(out, f.name)
+	}
+	rec.Reused = true
+	return rec, true
+}
+
+// keep stores rec and its logs under key. A failure to keep costs only a
+// rerun, so it is logged, not returned.
+func keep(c cache.Dir, key string, rec report.Boot) {
+	_, err := c.Fill("results", key, func(tmp string) error {
+		for _, f := range []struct{ name, src string }{{"console.log", rec.ConsoleLog}, {"results.raw", rec.ResultsRaw}} {
+			if f.src == "" {
+				continue
+			}
+			if err := cache.CopyFile(f.src, filepath.Join(tmp, f.name)); err != nil {
+				return err
+			}
+		}
+		b, err := json.MarshalIndent(rec, "", "  ")
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(tmp, "record.json"), b, 0o644)
+	})
+	if err != nil {
+		slog.Warn("could not keep the boot's record for reuse", "key", key[:12], "err", err)
+	}
+}
+
+// fileDigest is "sha256:HEX" of the file at path, or "" when it cannot be
+// read.
+func fileDigest(path string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+func digest(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s\n", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }

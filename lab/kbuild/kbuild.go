@@ -63,6 +63,9 @@ type Request struct {
 	// Prepare, when set, runs on the writable work copy of the tree before
 	// configuration (patch application).
 	Prepare func(ctx context.Context, dir string) error
+	// CFlags are added to the compiler command (CC="gcc FLAGS"), for eras
+	// whose Makefiles predate today's gcc defaults (see lab/era).
+	CFlags []string
 	// Jobs is make's -j; zero means runtime.NumCPU().
 	Jobs int
 	// Progress receives one-line progress reports; nil discards them.
@@ -111,7 +114,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // Build returns the cached build of req, building it first when needed.
 func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 	start := time.Now()
-	tc, err := toolchain(ctx)
+	tc, err := toolchain(ctx, req.CFlags)
 	if err != nil {
 		return Result{}, err
 	}
@@ -328,19 +331,27 @@ type toolchainInfo struct {
 	makeVars []string
 }
 
-// toolchain names the compiler (its version enters every key) and decides
-// whether ccache fronts it.
-func toolchain(ctx context.Context) (toolchainInfo, error) {
+// toolchain names the compiler (its version enters every key), decides
+// whether ccache fronts it, and adds cflags to the kernel's compiler (not
+// the host tools').
+func toolchain(ctx context.Context, cflags []string) (toolchainInfo, error) {
 	out, err := exec.CommandContext(ctx, "gcc", "--version").Output()
 	if err != nil {
 		return toolchainInfo{}, fmt.Errorf("gcc --version: %w; install it with: apt-get install build-essential", err)
 	}
 	tc := toolchainInfo{version: firstLine(out)}
+	cc, hostcc := "gcc", "gcc"
 	if _, err := exec.LookPath("ccache"); err == nil {
 		tc.ccache = true
-		tc.makeVars = []string{"CC=ccache gcc", "HOSTCC=ccache gcc"}
+		cc, hostcc = "ccache gcc", "ccache gcc"
 	} else {
 		slog.Warn("ccache not found: every build compiles from scratch; install it with: apt-get install ccache")
+	}
+	if len(cflags) > 0 {
+		cc += " " + strings.Join(cflags, " ")
+	}
+	if tc.ccache || len(cflags) > 0 {
+		tc.makeVars = []string{"CC=" + cc, "HOSTCC=" + hostcc}
 	}
 	return tc, nil
 }

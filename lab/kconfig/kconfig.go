@@ -71,18 +71,22 @@ func Parse(name string, r io.Reader) (Fragment, error) {
 func Load(dir string, names ...string) ([]Fragment, error) {
 	var out []Fragment
 	for _, n := range names {
-		path := filepath.Join(dir, n+".config")
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("config fragment %s: %w", n, err)
-		}
-		f, err := Parse(n, bytes.NewReader(b))
+		f, err := LoadFile(n, filepath.Join(dir, n+".config"))
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// LoadFile reads the fragment at path and calls it name in messages.
+func LoadFile(name, path string) (Fragment, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Fragment{}, fmt.Errorf("config fragment %s: %w", name, err)
+	}
+	return Parse(name, bytes.NewReader(b))
 }
 
 // Text renders fragments as the lines to append to a base .config. A later

@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/ptvmlab/ptvmlab/lab/cache"
 )
 
 // Verdict is checkpatch.pl's word on one patch.
@@ -74,22 +76,63 @@ func ParseCheckpatch(name string, out []byte) Verdict {
 	return v
 }
 
-// Check runs tree's scripts/checkpatch.pl --strict on each patch of s, from
-// the tree's top directory (checkpatch reads the tree's spelling list and
-// MAINTAINERS).
-func Check(ctx context.Context, tree string, s *Series) ([]Verdict, error) {
+// Checker is one checkpatch.pl: the script, the directory it runs in (a
+// kernel tree's top, where it finds MAINTAINERS and its spelling list) and
+// the arguments it gets before each patch.
+type Checker struct {
+	Name   string // which checkpatch.pl this is, for reports
+	Script string
+	Dir    string
+	Args   []string
+}
+
+// TreeChecker is tree's own scripts/checkpatch.pl --strict, run from the
+// tree's top.
+func TreeChecker(tree string) (Checker, error) {
 	script := filepath.Join(tree, "scripts", "checkpatch.pl")
 	if _, err := os.Stat(script); err != nil {
-		return nil, fmt.Errorf("checkpatch: %w (the kernel tree has no scripts/checkpatch.pl)", err)
+		return Checker{}, fmt.Errorf("checkpatch: %w (the kernel tree has no scripts/checkpatch.pl)", err)
 	}
+	return Checker{Name: "the tree's checkpatch.pl --strict", Script: script, Dir: tree, Args: []string{"--strict"}}, nil
+}
+
+// FixedTreeChecker is the tree's own checkpatch.pl with fix applied to a
+// copy of it in scratch (the tree stays read-only): 2.6-era scripts die on
+// today's perl without one.
+func FixedTreeChecker(ctx context.Context, tree string, fix *Series, scratch string) (Checker, error) {
+	c, err := TreeChecker(tree)
+	if err != nil {
+		return c, err
+	}
+	script := filepath.Join(scratch, "scripts", "checkpatch.pl")
+	if err := os.MkdirAll(filepath.Dir(script), 0o755); err != nil {
+		return c, err
+	}
+	if err := cache.CopyFile(c.Script, script); err != nil {
+		return c, err
+	}
+	if err := os.Chmod(script, 0o644); err != nil {
+		return c, err
+	}
+	if err := Apply(ctx, scratch, fix, Options{}); err != nil {
+		return c, fmt.Errorf("checkpatch fix %s: %w", fix.Dir, err)
+	}
+	c.Script = script
+	c.Name = fmt.Sprintf("the tree's checkpatch.pl --strict, with %s", filepath.Base(fix.Patches[0].Name))
+	return c, nil
+}
+
+// Check runs c on each patch of s.
+func Check(ctx context.Context, c Checker, s *Series) ([]Verdict, error) {
 	var out []Verdict
 	for _, p := range s.Patches {
 		abs, err := filepath.Abs(p.Path)
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.CommandContext(ctx, "perl", script, "--strict", abs)
-		cmd.Dir = tree
+		args := append(append([]string{c.Script}, c.Args...), abs)
+		cmd := exec.CommandContext(ctx, "perl", args...)
+		cmd.Dir = c.Dir
 		res, err := cmd.CombinedOutput()
 		var ee *exec.ExitError
 		if err != nil && !errors.As(err, &ee) {

@@ -36,8 +36,18 @@ type Build struct {
 	Image  string  `json:"image"`
 }
 
+// Digests are sha256 sums of a boot's outputs, for reviewers comparing
+// two builds of the same inputs.
+type Digests struct {
+	Image  string `json:"image"`
+	Config string `json:"config"`
+}
+
 // Boot is one boot's record.
 type Boot struct {
+	// Cell names the matrix cell (kernel/series/arch/flags); "" outside
+	// a matrix.
+	Cell       string   `json:"cell,omitempty"`
 	Kernel     string   `json:"kernel"`  // the --kernel spec
 	Version    string   `json:"version"` // e.g. 6.12.57
 	Digest     string   `json:"source_digest"`
@@ -50,8 +60,17 @@ type Boot struct {
 	Probe      string   `json:"probe,omitempty"`
 	Tests      []Test   `json:"tests"`
 	Build      *Build   `json:"build,omitempty"`
+	Digests    *Digests `json:"digests,omitempty"`
 	ConsoleLog string   `json:"console_log,omitempty"`
 	ResultsRaw string   `json:"results_raw,omitempty"`
+	// UMLFlags is the UML boot flag set the cell ran ("-" for none).
+	UMLFlags string `json:"uml_flags,omitempty"`
+	// InputsKey names everything the boot's result depends on: kernel and
+	// UML builds, initramfs, command line, timeout.
+	InputsKey string `json:"inputs_key,omitempty"`
+	// Reused is true when the record was kept from an earlier run with the
+	// same InputsKey instead of booting again.
+	Reused bool `json:"reused,omitempty"`
 }
 
 // Run is a whole run: every boot.
@@ -128,6 +147,9 @@ type junitMsg struct {
 
 // SuiteName names a boot in JUnit and in summaries.
 func (b Boot) SuiteName() string {
+	if b.Cell != "" {
+		return b.Cell
+	}
 	return fmt.Sprintf("%s/%s/%s", b.Version, b.Series, b.Arch)
 }
 

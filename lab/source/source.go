@@ -158,7 +158,7 @@ func Resolve(ctx context.Context, c cache.Dir, spec Spec) (Tree, error) {
 			return t, fmt.Errorf("--kernel %s: %w", spec.Raw, err)
 		}
 		t.Digest = "stat:" + d
-		fill = func(tmp string) error { return CopyTree(spec.Path, filepath.Join(tmp, "tree")) }
+		fill = func(tmp string) error { return CopyTreeContents(spec.Path, filepath.Join(tmp, "tree")) }
 	default:
 		return t, fmt.Errorf("source: unknown kind %q", spec.Kind)
 	}
@@ -367,7 +367,14 @@ func statDigest(dir string) (string, error) {
 // files where the filesystem allows and copying them where it does not. A
 // writer that replaces files by rename (patch, git apply) leaves the source
 // untouched. .git directories are skipped.
-func CopyTree(src, dst string) error {
+func CopyTree(src, dst string) error { return copyTree(src, dst, true) }
+
+// CopyTreeContents copies src to dst without hard links: for a user's own
+// directory, whose files must not share inodes with the cache (the cache
+// makes its trees read-only, which would change the user's files too).
+func CopyTreeContents(src, dst string) error { return copyTree(src, dst, false) }
+
+func copyTree(src, dst string, link bool) error {
 	return filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -387,7 +394,7 @@ func CopyTree(src, dst string) error {
 			}
 			return os.Symlink(l, target)
 		case de.Type().IsRegular():
-			if os.Link(p, target) == nil {
+			if link && os.Link(p, target) == nil {
 				return nil
 			}
 			return copyFile(p, target)

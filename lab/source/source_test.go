@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/ptvmlab/ptvmlab/lab/cache"
@@ -230,5 +231,45 @@ func TestResolveMissingDebian(t *testing.T) {
 	_, err := Resolve(context.Background(), cache.Dir(t.TempDir()), spec)
 	if err == nil || !strings.Contains(err.Error(), "apt-get install linux-source-9.9") {
 		t.Fatalf("want an install hint, got %v", err)
+	}
+}
+
+// TestResolveDirLeavesSourceAlone: resolving a directory source must not
+// touch the user's files. The cache makes its trees read-only; a hard link
+// shared with the user's tree once carried that chmod into the user's
+// files (and so changed the directory's own digest on the next run).
+func TestResolveDirLeavesSourceAlone(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fakeTree(t, dir)
+	mk := filepath.Join(dir, "Makefile")
+	before, err := os.Stat(mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec, err := Parse(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := Resolve(context.Background(), cache.Dir(t.TempDir()), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(mk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Mode() != before.Mode() {
+		t.Errorf("resolving changed %s's mode from %v to %v", mk, before.Mode(), after.Mode())
+	}
+	if n := after.Sys().(*syscall.Stat_t).Nlink; n != 1 {
+		t.Errorf("%s has %d links after resolving: the cache shares its inode", mk, n)
+	}
+	again, err := Resolve(context.Background(), cache.Dir(t.TempDir()), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Digest != first.Digest {
+		t.Errorf("the directory's digest changed between two resolves: %s, then %s", first.Digest, again.Digest)
 	}
 }

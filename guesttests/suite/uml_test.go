@@ -1,0 +1,30 @@
+package suite
+
+import "testing"
+
+func TestProbeVerdict(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ name, out, want string }{
+		{"6.12", "Checking syscall emulation for ptrace...OK\nChecking ptrace new tags for syscall emulation...OK\nok 1", "OK"},
+		{"disabled", "Checking ptrace new tags for syscall emulation...OK (disabled)\n", "OK (disabled)"},
+		{"unsupported", "Checking ptrace new tags for syscall emulation...unsupported\n", "unsupported"},
+		{"no marker", "Checking syscall emulation for ptrace...OK\n", ""},
+		{"2.6.29 interleaved", "Checking advanced syscall emulation patch for ptrace...OK\n" +
+			"Checking ptrace new tags for syscall emulation...Core dump limits :\n\tsoft - 0\n\thard - NONE\nOK\n" +
+			"Checking for the skas3 patch in the host:\n  - /proc/mm...not found\nOK\n", "OK"},
+		{"2.6.29 interleaved disabled", "Checking ptrace new tags for syscall emulation...Core dump limits :\n\tsoft - 0\nOK (disabled)\n", "OK (disabled)"},
+	} {
+		if got := probeVerdict([]byte(tc.out)); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+}
+
+func FuzzProbeVerdict(f *testing.F) {
+	f.Add([]byte("Checking ptrace new tags for syscall emulation...OK\n"))
+	f.Add([]byte("Checking ptrace new tags for syscall emulation..."))
+	f.Add([]byte("Checking ptrace new tags for syscall emulation...\n\n\nOK (disabled)"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_ = probeVerdict(b)
+	})
+}

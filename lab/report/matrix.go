@@ -1,0 +1,203 @@
+package report
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"io"
+	"path/filepath"
+	"strings"
+
+	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/ktap"
+)
+
+// WriteMatrix writes everything WriteAll does, plus summary.md (Markdown,
+// for $GITHUB_STEP_SUMMARY) and index.html (the matrix page: kernels and
+// series down, arches and UML flag sets across, each cell linking its
+// console log and KTAP).
+func WriteMatrix(dir string, r Run) error {
+	if err := WriteAll(dir, r); err != nil {
+		return err
+	}
+	var md bytes.Buffer
+	Markdown(&md, r)
+	if err := cache.WriteFileAtomic(filepath.Join(dir, "summary.md"), md.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("summary.md: %w", err)
+	}
+	page, err := HTML(r, dir)
+	if err != nil {
+		return err
+	}
+	if err := cache.WriteFileAtomic(filepath.Join(dir, "index.html"), page, 0o644); err != nil {
+		return fmt.Errorf("index.html: %w", err)
+	}
+	return nil
+}
+
+// passed counts a boot's top-level tests that passed.
+func passed(b Boot) int {
+	n := 0
+	for _, t := range b.Tests {
+		if t.Status == string(ktap.Pass) {
+			n++
+		}
+	}
+	return n
+}
+
+// Markdown writes r as a Markdown summary: a tally, one table row per boot,
+// and the failed tests with their diagnostics.
+func Markdown(w io.Writer, r Run) {
+	fmt.Fprintf(w, "## ptvmlab: %s\n\n", StatusLine(r))
+	fmt.Fprintln(w, "| cell | kernel | status | probe | tests | time | result |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
+	for _, b := range r.Boots {
+		how := "booted"
+		if b.Reused {
+			how = "reused (inputs unchanged)"
+		}
+		if b.Status == "skipped" {
+			how = "-"
+		}
+		fmt.Fprintf(w, "| `%s` | %s | **%s** | %s | %d/%d | %.1fs | %s |\n", b.SuiteName(), mdEscape(b.Version), b.Status,
+			dash(b.Probe), passed(b), len(b.Tests), b.DurationS, how)
+	}
+	var notes []string
+	for _, b := range r.Boots {
+		if b.Status != "passed" && b.Title != "" {
+			notes = append(notes, fmt.Sprintf("- `%s` %s: %s", b.SuiteName(), b.Status, mdEscape(b.Title)))
+		}
+		for _, t := range flatten("", b.Tests) {
+			if t.Status == string(ktap.Fail) {
+				notes = append(notes, fmt.Sprintf("- `%s` not ok `%s`: %s", b.SuiteName(), t.Name, mdEscape(strings.Join(t.Diagnostic, "; "))))
+			}
+		}
+	}
+	if len(notes) > 0 {
+		fmt.Fprintf(w, "\n### Not passed\n\n%s\n", strings.Join(notes, "\n"))
+	}
+}
+
+func mdEscape(s string) string {
+	return strings.NewReplacer("|", `\|`, "\n", " ", "`", "'").Replace(s)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+type pageCell struct {
+	ID, Status, Probe, Tests, Title, Console, KTAP string
+	Reused                                         bool
+}
+
+type pageRow struct {
+	Name  string
+	Cells []*pageCell // one per column; nil where the matrix has no cell
+}
+
+type page struct {
+	Title   string
+	Status  string
+	Columns []string
+	Rows    []pageRow
+	Count   int
+}
+
+// HTML renders r as a static matrix page. Links are relative to dir, where
+// the page is written.
+func HTML(r Run, dir string) ([]byte, error) {
+	p := page{Title: "ptvmlab matrix", Status: StatusLine(r)}
+	rowIndex, colIndex := map[string]int{}, map[string]int{}
+	type placed struct {
+		row, col int
+		c        *pageCell
+	}
+	var all []placed
+	for _, b := range r.Boots {
+		row, col := rowCol(b)
+		if _, ok := rowIndex[row]; !ok {
+			rowIndex[row] = len(p.Rows)
+			p.Rows = append(p.Rows, pageRow{Name: row})
+		}
+		if _, ok := colIndex[col]; !ok {
+			colIndex[col] = len(p.Columns)
+			p.Columns = append(p.Columns, col)
+		}
+		c := &pageCell{ID: b.SuiteName(), Status: b.Status, Probe: dash(b.Probe), Title: b.Title, Reused: b.Reused,
+			Tests: fmt.Sprintf("%d/%d", passed(b), len(b.Tests)), Console: rel(dir, b.ConsoleLog), KTAP: rel(dir, b.ResultsRaw)}
+		all = append(all, placed{rowIndex[row], colIndex[col], c})
+	}
+	for i := range p.Rows {
+		p.Rows[i].Cells = make([]*pageCell, len(p.Columns))
+	}
+	for _, a := range all {
+		p.Rows[a.row].Cells[a.col] = a.c
+		p.Count++
+	}
+	var buf bytes.Buffer
+	if err := pageTmpl.Execute(&buf, p); err != nil {
+		return nil, fmt.Errorf("index.html: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// rowCol places a boot: the row is kernel and series, the column arch
+// and UML flag set.
+func rowCol(b Boot) (string, string) {
+	if parts := strings.Split(b.Cell, "/"); len(parts) == 4 {
+		return parts[0] + " / " + parts[1], parts[2] + " / " + parts[3]
+	}
+	col := b.Arch
+	if b.UMLFlags != "" {
+		col += " / " + b.UMLFlags
+	}
+	return dash(b.Version) + " / " + b.Series, col
+}
+
+func rel(dir, path string) string {
+	if path == "" {
+		return ""
+	}
+	if r, err := filepath.Rel(dir, path); err == nil && !strings.HasPrefix(r, "..") {
+		return filepath.ToSlash(r)
+	}
+	return "file://" + filepath.ToSlash(path)
+}
+
+var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{{.Title}}</title>
+<style>
+body { font-family: sans-serif; margin: 1.5em; }
+table { border-collapse: collapse; }
+th, td { border: 1px solid #999; padding: .4em .6em; text-align: left; vertical-align: top; }
+td.passed { background: #d8f5d0; } td.failed, td.panic, td.timeout { background: #f7d4d4; }
+td.infra { background: #f5e6c8; } td.skipped { background: #e8e8e8; } td.none { background: #fafafa; }
+.small { font-size: 85%; color: #444; }
+</style>
+</head>
+<body data-cells="{{.Count}}">
+<h1>{{.Title}}</h1>
+<p id="status">{{.Status}}</p>
+<table id="matrix">
+<thead><tr><th>kernel / series</th>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>
+{{range .Rows}}<tr><th>{{.Name}}</th>{{range .Cells}}{{if .}}<td class="{{.Status}}" data-cell="{{.ID}}" title="{{.Title}}"><b>{{.Status}}</b>
+<div class="small">probe {{.Probe}}, tests {{.Tests}}{{if .Reused}}, reused{{end}}</div>
+<div class="small">{{if .Console}}<a href="{{.Console}}">console</a>{{end}} {{if .KTAP}}<a href="{{.KTAP}}">KTAP</a>{{end}}</div></td>{{else}}<td class="none">-</td>{{end}}{{end}}</tr>
+{{end}}</tbody>
+</table>
+<script>
+// Says the page rendered: the count of cells the browser laid out.
+document.body.dataset.rendered = String(document.querySelectorAll("td[data-cell]").length);
+</script>
+</body>
+</html>
+`))
