@@ -11,7 +11,7 @@ BIN     := bin/ptvmlab
 E2E_TIMEOUT ?= 80m
 
 APT_PACKAGES := qemu-system-x86 linux-source-6.12 build-essential flex bison bc \
-	libelf-dev libssl-dev ccache cpio xz-utils git patch gcc-multilib linux-source-6.1
+	libelf-dev libssl-dev ccache cpio xz-utils git patch gcc-multilib linux-source-6.1 chromium
 
 .PHONY: all setup build run test lint unit e2e bench fuzz clean
 
@@ -34,6 +34,7 @@ lint:
 	$(GO) vet ./...
 	GOARCH=386 $(GO) vet ./guesttests/...
 	$(GO) tool staticcheck ./...
+	$(GO) tool actionlint
 
 unit:
 	$(GO) test -count=1 ./...

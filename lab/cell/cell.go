@@ -106,6 +106,9 @@ type Cell struct {
 	Reuse bool
 	// ID names the cell in reports (a matrix cell); "" outside a matrix.
 	ID string
+	// Kernel, when set, is the kernel to boot, built elsewhere (bisect
+	// builds in place); Series is then only a name.
+	Kernel *kbuild.Result
 }
 
 // ResolveSeries reads a --series value for tree: "none" (unpatched: the
@@ -273,8 +276,11 @@ func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 // prepare builds (or finds) everything a boot of c needs and returns the
 // boot's spec and the key of its inputs.
 func prepare(ctx context.Context, env Env, c Cell, arch kbuild.Arch, rec *report.Boot) (vm.Spec, string, error) {
-	b, err := Build(ctx, env, c.Tree, c.Series, c.Arch)
-	if err != nil {
+	var b kbuild.Result
+	var err error
+	if c.Kernel != nil {
+		b = *c.Kernel
+	} else if b, err = Build(ctx, env, c.Tree, c.Series, c.Arch); err != nil {
 		return vm.Spec{}, "", err
 	}
 	rec.Build = &report.Build{Key: b.Key, Cached: b.Cached, TookS: b.Took.Seconds(), Image: b.Image}

@@ -81,6 +81,9 @@ type Result struct {
 	Log    string // make's output
 	Cached bool   // true when no make ran
 	Took   time.Duration
+	// Compiled counts the objects make compiled (in-place builds only: an
+	// incremental step compiles few).
+	Compiled int
 }
 
 // Manifest is written beside each build: what went into its key.
@@ -430,4 +433,53 @@ func firstLine(b []byte) string {
 		s = s[:i]
 	}
 	return s
+}
+
+// BuildInPlace builds req.Tree.Dir itself — a git work tree that git bisect
+// checks out commit after commit — into obj, an object directory that
+// persists between calls: make then recompiles only what the checkout
+// changed (as ktest.pl and a kernel developer's own tree do), instead of
+// starting from a copy. Nothing is kept under a key: every call is another
+// commit. The tree must be clean (no in-tree .config or objects), and
+// req.Prepare must be nil: the tree is never written to.
+func BuildInPlace(ctx context.Context, c cache.Dir, req Request, obj string) (Result, error) {
+	start := time.Now()
+	if req.Prepare != nil {
+		return Result{}, fmt.Errorf("kbuild: an in-place build cannot patch the tree")
+	}
+	tc, err := toolchain(ctx, req.CFlags)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := os.MkdirAll(obj, 0o755); err != nil {
+		return Result{}, fmt.Errorf("kbuild: %w", err)
+	}
+	logPath := obj + ".log"
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return Result{}, err
+	}
+	defer logf.Close()
+	m := maker{src: req.Tree.Dir, obj: obj, arch: req.Arch, env: tc.env(c, obj), vars: tc.makeVars, log: logf, progress: req.Progress}
+	if _, err := configure(ctx, m, req); err != nil {
+		return Result{}, keepLog(c, req.Arch.Name, logPath, err)
+	}
+	jobs := req.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	slog.Info("building kernel in place", "arch", req.Arch.Name, "tree", req.Tree.Dir, "obj", obj, "jobs", jobs)
+	if err := m.run(ctx, fmt.Sprintf("-j%d", jobs), req.Arch.Target); err != nil {
+		return Result{}, keepLog(c, req.Arch.Name, logPath, err)
+	}
+	cfg, err := os.ReadFile(filepath.Join(obj, ".config"))
+	if err != nil {
+		return Result{}, err
+	}
+	key := digest(recipe, "in-place", req.Tree.Digest, req.Arch.Name, tc.version, string(cfg))
+	log, _ := os.ReadFile(logPath)
+	compiled := bytes.Count(log, []byte("\n  CC "))
+	slog.Info("built in place", "arch", req.Arch.Name, "compiled", compiled, "took", time.Since(start).Round(time.Second))
+	return Result{Key: key, Dir: obj, Image: filepath.Join(obj, req.Arch.Image), Config: filepath.Join(obj, ".config"),
+		Log: logPath, Took: time.Since(start), Compiled: compiled}, nil
 }

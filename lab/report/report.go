@@ -214,7 +214,12 @@ func flatten(prefix string, ts []Test) []Test {
 // with their diagnostics.
 func Summary(w io.Writer, r Run) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "KERNEL\tSERIES\tARCH\tSTATUS\tPROBE\tTESTS\tTIME\tBUILD\tDETAIL")
+	matrix := len(r.Boots) > 0 && r.Boots[0].Cell != ""
+	if matrix {
+		fmt.Fprintln(tw, "CELL\tVERSION\tSTATUS\tPROBE\tTESTS\tTIME\tBUILD\tDETAIL")
+	} else {
+		fmt.Fprintln(tw, "KERNEL\tSERIES\tARCH\tSTATUS\tPROBE\tTESTS\tTIME\tBUILD\tDETAIL")
+	}
 	for _, b := range r.Boots {
 		pass := 0
 		for _, t := range b.Tests {
@@ -232,6 +237,14 @@ func Summary(w io.Writer, r Run) {
 		probe := b.Probe
 		if probe == "" {
 			probe = "-"
+		}
+		if b.Reused {
+			build = "reused"
+		}
+		if matrix {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%.1fs\t%s\t%s\n", b.SuiteName(), dash(b.Version), b.Status, probe,
+				pass, len(b.Tests), b.DurationS, build, b.Title)
+			continue
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%.1fs\t%s\t%s\n", b.Version, b.Series, b.Arch, b.Status, probe,
 			pass, len(b.Tests), b.DurationS, build, b.Title)

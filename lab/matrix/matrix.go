@@ -1,0 +1,271 @@
+// Package matrix expands a matrix file (lab.toml) into cells — kernel ×
+// series × arch × UML boot flag set — runs them within a CPU and memory
+// budget, reuses the results of cells whose inputs did not change, splits
+// them into shards for CI runners and merges shard results back.
+package matrix
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// File is a matrix file. See the README's "Matrix" section.
+type File struct {
+	// Arches are the QEMU guests: x86_64, i386.
+	Arches []string `toml:"arches"`
+	// UMLFlags are UML's boot flag sets: default, nosysptvm, usesysemu.
+	// UML rides in x86_64 guests only; i386 cells have none ("-").
+	UMLFlags []string `toml:"uml_flags"`
+	// Timeout bounds each boot (a Go duration); empty is 5m.
+	Timeout string   `toml:"timeout"`
+	Kernels []Kernel `toml:"kernel"`
+}
+
+// Kernel is one kernel source of the matrix.
+type Kernel struct {
+	// Name labels the kernel in reports: "6.12", "2.6.29".
+	Name string `toml:"name"`
+	// Source is a --kernel spec. "$VAR" or "${VAR}" in it comes from the
+	// environment; when VAR is unset the kernel's cells are skipped and the
+	// reports say why.
+	Source string `toml:"source"`
+	// Series are what to build: "auto" (the repo's series for the kernel's
+	// version), "none" (unpatched: the negative control) or a directory.
+	Series []string `toml:"series"`
+}
+
+// UMLFlagSets are the valid uml_flags values.
+var UMLFlagSets = []string{"default", "nosysptvm", "usesysemu"}
+
+// Load reads and checks a matrix file.
+func Load(path string) (File, error) {
+	var f File
+	md, err := toml.DecodeFile(path, &f)
+	if err != nil {
+		return f, fmt.Errorf("matrix file %s: %w", path, err)
+	}
+	if un := md.Undecoded(); len(un) > 0 {
+		return f, fmt.Errorf("matrix file %s: unknown key %q (known: arches, uml_flags, timeout, [[kernel]] name/source/series)", path, un[0].String())
+	}
+	return f, f.Check(path)
+}
+
+// Check reports the first problem with f, naming where (path) and the fix.
+func (f File) Check(path string) error {
+	if len(f.Kernels) == 0 {
+		return fmt.Errorf("matrix file %s: no [[kernel]] entries; add one with name, source and series", path)
+	}
+	for _, a := range f.Arches {
+		if a != "x86_64" && a != "i386" {
+			return fmt.Errorf("matrix file %s: arches: %q is not bootable; choose x86_64 or i386", path, a)
+		}
+	}
+	for _, u := range f.UMLFlags {
+		if !slices.Contains(UMLFlagSets, u) {
+			return fmt.Errorf("matrix file %s: uml_flags: unknown flag set %q; choose from %s", path, u, strings.Join(UMLFlagSets, ", "))
+		}
+	}
+	if _, err := f.BootTimeout(); err != nil {
+		return fmt.Errorf("matrix file %s: timeout: %w", path, err)
+	}
+	seen := map[string]bool{}
+	for i, k := range f.Kernels {
+		switch {
+		case k.Name == "" || strings.Contains(k.Name, "/"):
+			return fmt.Errorf("matrix file %s: kernel #%d: name %q must be set and contain no /", path, i+1, k.Name)
+		case seen[k.Name]:
+			return fmt.Errorf("matrix file %s: kernel name %q is used twice", path, k.Name)
+		case k.Source == "":
+			return fmt.Errorf("matrix file %s: kernel %s: source is empty; give a --kernel spec such as debian:6.12", path, k.Name)
+		case len(k.Series) == 0:
+			return fmt.Errorf("matrix file %s: kernel %s: series is empty; use [\"auto\"], [\"none\"] or both", path, k.Name)
+		}
+		seen[k.Name] = true
+	}
+	return nil
+}
+
+// BootTimeout is the per-boot timeout.
+func (f File) BootTimeout() (time.Duration, error) {
+	if f.Timeout == "" {
+		return 5 * time.Minute, nil
+	}
+	return time.ParseDuration(f.Timeout)
+}
+
+// Default is the built-in matrix: every era the repo has a series for
+// (patches/<era>/series), patched and unpatched, on both guests with all
+// three UML flag sets. Debian eras come from debian:<era>; others from
+// $PTVMLAB_LINUX_<ERA> (2.6.29: $PTVMLAB_LINUX_2_6_29).
+func Default(patchesDir string) (File, error) {
+	ents, err := os.ReadDir(patchesDir)
+	if err != nil {
+		return File{}, fmt.Errorf("default matrix: %w", err)
+	}
+	f := File{Arches: []string{"x86_64", "i386"}, UMLFlags: UMLFlagSets}
+	for _, e := range ents {
+		if _, err := os.Stat(filepath.Join(patchesDir, e.Name(), "series")); err != nil || !e.IsDir() {
+			continue
+		}
+		src := "debian:" + e.Name()
+		if strings.HasPrefix(e.Name(), "2.") {
+			src = "${PTVMLAB_LINUX_" + strings.ReplaceAll(e.Name(), ".", "_") + "}"
+		}
+		f.Kernels = append(f.Kernels, Kernel{Name: e.Name(), Source: src, Series: []string{"auto", "none"}})
+	}
+	sort.Slice(f.Kernels, func(i, j int) bool { return versionLess(f.Kernels[j].Name, f.Kernels[i].Name) })
+	return f, f.Check(patchesDir)
+}
+
+// versionLess orders dotted versions numerically: 2.6.29 < 6.1 < 6.12.
+func versionLess(a, b string) bool {
+	as, bs := strings.Split(a, "."), strings.Split(b, ".")
+	for i := 0; i < len(as) && i < len(bs); i++ {
+		x, _ := strconv.Atoi(as[i])
+		y, _ := strconv.Atoi(bs[i])
+		if x != y {
+			return x < y
+		}
+	}
+	return len(as) < len(bs)
+}
+
+var envRe = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)
+
+// ErrUnset is a kernel source that names an unset environment variable.
+var ErrUnset = errors.New("environment variable not set")
+
+// ExpandSource replaces $VAR and ${VAR} in a source spec from getenv; an
+// unset variable is an ErrUnset error naming it.
+func ExpandSource(src string, getenv func(string) string) (string, error) {
+	var missing string
+	out := envRe.ReplaceAllStringFunc(src, func(m string) string {
+		sub := envRe.FindStringSubmatch(m)
+		name := sub[1] + sub[2]
+		v := getenv(name)
+		if v == "" && missing == "" {
+			missing = name
+		}
+		return v
+	})
+	if missing != "" {
+		return "", fmt.Errorf("%w: %s (the source is %q)", ErrUnset, missing, src)
+	}
+	return out, nil
+}
+
+// Cell is one expanded cell of the matrix.
+type Cell struct {
+	ID     string // kernel/series/arch/flags, e.g. 6.12/auto/x86_64/default
+	Kernel Kernel
+	Series string // as the file gives it: auto, none or a directory
+	Arch   string
+	Flags  string // a UML boot flag set, "-" for i386
+}
+
+// Group is the cells that share one kernel build (kernel, series, arch):
+// shards keep a group together so that each runner builds fewer kernels.
+func (c Cell) Group() string { return c.Kernel.Name + "/" + c.Series + "/" + c.Arch }
+
+// Cells expands f in a fixed order: kernels as listed, then series, arches
+// and UML flag sets.
+func (f File) Cells() []Cell {
+	arches := f.Arches
+	if len(arches) == 0 {
+		arches = []string{"x86_64", "i386"}
+	}
+	flags := f.UMLFlags
+	if len(flags) == 0 {
+		flags = UMLFlagSets
+	}
+	var out []Cell
+	for _, k := range f.Kernels {
+		for _, s := range k.Series {
+			for _, a := range arches {
+				fs := flags
+				if a != "x86_64" {
+					fs = []string{"-"}
+				}
+				for _, fl := range fs {
+					out = append(out, Cell{ID: k.Name + "/" + seriesLabel(s) + "/" + a + "/" + fl, Kernel: k, Series: s, Arch: a, Flags: fl})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// seriesLabel is a series as it appears in a cell ID: auto, none, or a
+// directory's base name.
+func seriesLabel(s string) string {
+	if s == "auto" || s == "none" {
+		return s
+	}
+	return filepath.Base(filepath.Clean(s))
+}
+
+// Shard is "i/n": the i-th of n shards, counted from 1.
+type Shard struct{ I, N int }
+
+// ParseShard reads "i/n".
+func ParseShard(s string) (Shard, error) {
+	a, b, ok := strings.Cut(s, "/")
+	i, err1 := strconv.Atoi(a)
+	n, err2 := strconv.Atoi(b)
+	if !ok || err1 != nil || err2 != nil || n < 1 || i < 1 || i > n {
+		return Shard{}, fmt.Errorf("shard %q: want i/n with 1 <= i <= n, e.g. 2/4", s)
+	}
+	return Shard{i, n}, nil
+}
+
+func (s Shard) String() string { return fmt.Sprintf("%d/%d", s.I, s.N) }
+
+// Select returns the cells of shard s: build groups are dealt out in
+// order, the largest groups first, each to the shard with the fewest cells
+// so far (ties to the lowest shard). Every cell lands in exactly one shard,
+// and every runner computes the same split.
+func Select(cells []Cell, s Shard) []Cell {
+	return Split(cells, s.N)[s.I-1]
+}
+
+// Split deals cells into n shards (see Select).
+func Split(cells []Cell, n int) [][]Cell {
+	var order []string
+	groups := map[string][]Cell{}
+	for _, c := range cells {
+		g := c.Group()
+		if _, ok := groups[g]; !ok {
+			order = append(order, g)
+		}
+		groups[g] = append(groups[g], c)
+	}
+	sort.SliceStable(order, func(i, j int) bool { return len(groups[order[i]]) > len(groups[order[j]]) })
+	shards := make([][]Cell, n)
+	for _, g := range order {
+		min := 0
+		for i := range shards {
+			if len(shards[i]) < len(shards[min]) {
+				min = i
+			}
+		}
+		shards[min] = append(shards[min], groups[g]...)
+	}
+	for _, sh := range shards {
+		sort.SliceStable(sh, func(i, j int) bool { return index(cells, sh[i].ID) < index(cells, sh[j].ID) })
+	}
+	return shards
+}
+
+func index(cells []Cell, id string) int {
+	return slices.IndexFunc(cells, func(c Cell) bool { return c.ID == id })
+}

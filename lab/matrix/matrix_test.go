@@ -1,0 +1,177 @@
+package matrix
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "lab.toml")
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoad(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body, err string
+		cells           int
+	}{
+		{"good", `
+arches = ["x86_64", "i386"]
+uml_flags = ["default", "usesysemu"]
+timeout = "3m"
+[[kernel]]
+name = "6.12"
+source = "debian:6.12"
+series = ["auto", "none"]
+`, "", 2 * (2 + 1)},
+		{"unknown key", "arch = [\"x86_64\"]\n[[kernel]]\nname=\"a\"\nsource=\"debian:6.12\"\nseries=[\"auto\"]\n", `unknown key "arch"`, 0},
+		{"no kernels", `arches = ["x86_64"]`, "no [[kernel]] entries", 0},
+		{"bad arch", "arches = [\"um\"]\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", `"um" is not bootable`, 0},
+		{"bad flags", "uml_flags = [\"sysemu\"]\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", `unknown flag set "sysemu"`, 0},
+		{"bad timeout", "timeout = \"soon\"\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", "timeout", 0},
+		{"twice", "[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n[[kernel]]\nname=\"a\"\nsource=\"t\"\nseries=[\"none\"]\n", "used twice", 0},
+		{"no series", "[[kernel]]\nname=\"a\"\nsource=\"s\"\n", "series is empty", 0},
+		{"syntax", "[[kernel]\n", "matrix file", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := writeFile(t, tc.body)
+			f, err := Load(p)
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), p) {
+					t.Fatalf("error %v, want one naming %s and saying %q", err, p, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(f.Cells()); got != tc.cells {
+				t.Errorf("%d cells, want %d", got, tc.cells)
+			}
+		})
+	}
+}
+
+func TestCells(t *testing.T) {
+	t.Parallel()
+	f := File{Kernels: []Kernel{{Name: "6.12", Source: "debian:6.12", Series: []string{"auto", "/x/patches/mine"}}}}
+	var ids []string
+	for _, c := range f.Cells() {
+		ids = append(ids, c.ID)
+	}
+	want := "6.12/auto/x86_64/default 6.12/auto/x86_64/nosysptvm 6.12/auto/x86_64/usesysemu 6.12/auto/i386/- " +
+		"6.12/mine/x86_64/default 6.12/mine/x86_64/nosysptvm 6.12/mine/x86_64/usesysemu 6.12/mine/i386/-"
+	if got := strings.Join(ids, " "); got != want {
+		t.Errorf("cells:\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestSplit: every cell lands in exactly one shard, cells of one build stay
+// together, shards differ by at most one build group in size, and the split
+// is the same every time.
+func TestSplit(t *testing.T) {
+	t.Parallel()
+	f := File{Kernels: []Kernel{
+		{Name: "6.12", Source: "s", Series: []string{"auto", "none"}},
+		{Name: "6.1", Source: "s", Series: []string{"auto"}},
+		{Name: "2.6.29", Source: "s", Series: []string{"auto", "none"}},
+	}}
+	cells := f.Cells()
+	for n := 1; n <= 7; n++ {
+		shards := Split(cells, n)
+		seen := map[string]int{}
+		groupShard := map[string]int{}
+		for i, s := range shards {
+			for _, c := range s {
+				seen[c.ID]++
+				if j, ok := groupShard[c.Group()]; ok && j != i {
+					t.Errorf("n=%d: build group %s split across shards %d and %d", n, c.Group(), j, i)
+				}
+				groupShard[c.Group()] = i
+			}
+		}
+		for _, c := range cells {
+			if seen[c.ID] != 1 {
+				t.Errorf("n=%d: cell %s in %d shards", n, c.ID, seen[c.ID])
+			}
+		}
+		again := Split(cells, n)
+		for i := range shards {
+			for j := range shards[i] {
+				if shards[i][j].ID != again[i][j].ID {
+					t.Fatalf("n=%d: split not deterministic", n)
+				}
+			}
+		}
+		if sel := Select(cells, Shard{1, n}); len(sel) != len(shards[0]) {
+			t.Errorf("n=%d: Select(1/n) has %d cells, Split's first %d", n, len(sel), len(shards[0]))
+		}
+	}
+}
+
+func TestParseShard(t *testing.T) {
+	t.Parallel()
+	for _, good := range []string{"1/1", "2/4", "4/4"} {
+		if s, err := ParseShard(good); err != nil || s.String() != good {
+			t.Errorf("%s: %v %v", good, s, err)
+		}
+	}
+	for _, bad := range []string{"", "0/4", "5/4", "1/0", "a/b", "3"} {
+		if _, err := ParseShard(bad); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestExpandSource(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"TREE": "/srv/linux"}
+	get := func(k string) string { return env[k] }
+	for _, tc := range []struct{ in, out string }{
+		{"debian:6.12", "debian:6.12"},
+		{"$TREE", "/srv/linux"},
+		{"git:${TREE}@v1", "git:/srv/linux@v1"},
+	} {
+		if got, err := ExpandSource(tc.in, get); err != nil || got != tc.out {
+			t.Errorf("%s: %q %v", tc.in, got, err)
+		}
+	}
+	_, err := ExpandSource("${PTVMLAB_LINUX_2_6_29}", get)
+	if !errors.Is(err, ErrUnset) || !strings.Contains(err.Error(), "PTVMLAB_LINUX_2_6_29") {
+		t.Errorf("unset: %v", err)
+	}
+}
+
+func TestDefault(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, era := range []string{"6.1", "6.12", "2.6.29", "compat"} {
+		os.MkdirAll(filepath.Join(dir, era), 0o755)
+		if era != "compat" {
+			os.WriteFile(filepath.Join(dir, era, "series"), []byte("x\n"), 0o644)
+		}
+	}
+	f, err := Default(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range f.Kernels {
+		got = append(got, k.Name+"="+k.Source)
+	}
+	want := "6.12=debian:6.12 6.1=debian:6.1 2.6.29=${PTVMLAB_LINUX_2_6_29}"
+	if strings.Join(got, " ") != want {
+		t.Errorf("default kernels %v, want %s", got, want)
+	}
+	if n := len(f.Cells()); n != 3*2*4 {
+		t.Errorf("%d cells, want 24", n)
+	}
+}

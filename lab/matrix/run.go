@@ -1,0 +1,151 @@
+package matrix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/ptvmlab/ptvmlab/lab/boot"
+	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/cell"
+	"github.com/ptvmlab/ptvmlab/lab/report"
+	"github.com/ptvmlab/ptvmlab/lab/source"
+)
+
+// Skipped is the status of a cell that could not be run for a reason
+// outside the lab: its kernel source names an unset variable.
+const Skipped = "skipped"
+
+// Runner runs the cells of a matrix.
+type Runner struct {
+	// Env is shared by every cell; Run sets its Builds and Boots when
+	// they are nil.
+	Env cell.Env
+	// Out receives results.json, junit.xml, summary.md, index.html and
+	// cells/<cell ID>/{console.log,results.raw}.
+	Out string
+	// Boots and MemoryMB bound the boots that run side by side.
+	Boots    int
+	MemoryMB int64
+	// Fresh boots every cell even when a record with the same inputs is
+	// kept from an earlier run.
+	Fresh bool
+	// Getenv reads the variables kernel sources name; nil is os.Getenv.
+	Getenv func(string) string
+}
+
+// Run runs cells (of f) and returns their records in cells' order. Cells
+// run side by side: their builds one at a time (each make uses every CPU),
+// their boots within the budget.
+func (r Runner) Run(ctx context.Context, f File, cells []Cell) (report.Run, error) {
+	start := time.Now()
+	env := r.Env
+	if env.Builds == nil {
+		env.Builds = &sync.Mutex{}
+	}
+	if env.Boots == nil {
+		env.Boots = cell.NewBudget(max(r.Boots, 1), max(r.MemoryMB, 768))
+	}
+	getenv := r.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	timeout, err := f.BootTimeout()
+	if err != nil {
+		return report.Run{}, err
+	}
+	trees := &treeCache{getenv: getenv, c: env.Cache, got: map[string]*treeResult{}}
+	recs := make([]report.Boot, len(cells))
+	var wg sync.WaitGroup
+	for i, c := range cells {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			recs[i] = r.runCell(ctx, env, trees, c, timeout)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return report.Run{}, ctx.Err()
+	}
+	return report.Run{Started: start.UTC(), TookS: time.Since(start).Seconds(), Boots: recs}, nil
+}
+
+func (r Runner) runCell(ctx context.Context, env cell.Env, trees *treeCache, c Cell, timeout time.Duration) report.Boot {
+	rec := report.Boot{Cell: c.ID, Kernel: c.Kernel.Source, Series: seriesLabel(c.Series), Arch: c.Arch, UMLFlags: c.Flags}
+	tree, err := trees.get(ctx, c.Kernel)
+	if errors.Is(err, ErrUnset) {
+		rec.Status, rec.Title = Skipped, err.Error()
+		return rec
+	}
+	if err != nil {
+		rec.Status, rec.Title = string(boot.Infra), err.Error()
+		return rec
+	}
+	rec.Kernel, rec.Version, rec.Digest = tree.Spec.Raw, tree.Version, tree.Digest
+	series, name, expect, err := cell.ResolveSeries(env.ModuleDir, tree, c.Series)
+	if err != nil {
+		rec.Status, rec.Title = string(boot.Infra), err.Error()
+		return rec
+	}
+	cc := cell.Cell{ID: c.ID, Tree: tree, Series: series, SeriesName: name, Arch: c.Arch, Expect: expect,
+		Timeout: timeout, Out: filepath.Join(r.Out, "cells", filepath.FromSlash(c.ID)), Reuse: !r.Fresh}
+	if c.Arch == "x86_64" && c.Flags != "-" {
+		cc.UMLBoots = c.Flags
+	}
+	out, err := cell.Run(ctx, env, cc)
+	if err != nil {
+		out.Status, out.Title = string(boot.Infra), err.Error()
+		if ctx.Err() == nil {
+			slog.Error("cell could not run", "cell", c.ID, "err", err)
+		}
+	}
+	if out.Cell == "" {
+		out.Cell = c.ID
+	}
+	out.UMLFlags = c.Flags
+	return out
+}
+
+// treeCache resolves each kernel source once for all its cells.
+type treeCache struct {
+	mu     sync.Mutex
+	getenv func(string) string
+	c      cache.Dir
+	got    map[string]*treeResult
+}
+
+type treeResult struct {
+	once sync.Once
+	tree source.Tree
+	err  error
+}
+
+func (t *treeCache) get(ctx context.Context, k Kernel) (source.Tree, error) {
+	t.mu.Lock()
+	res, ok := t.got[k.Name]
+	if !ok {
+		res = &treeResult{}
+		t.got[k.Name] = res
+	}
+	t.mu.Unlock()
+	res.once.Do(func() {
+		raw, err := ExpandSource(k.Source, t.getenv)
+		if err != nil {
+			res.err = fmt.Errorf("kernel %s: %w", k.Name, err)
+			return
+		}
+		spec, err := source.Parse(raw)
+		if err != nil {
+			res.err = fmt.Errorf("kernel %s: %w", k.Name, err)
+			return
+		}
+		res.tree, res.err = source.Resolve(ctx, t.c, spec)
+	})
+	return res.tree, res.err
+}
