@@ -73,3 +73,21 @@ func TestE2E2629Run(t *testing.T) {
 		})
 	}
 }
+
+// TestE2E2629PatchesExport: the committed 2.6.29 mails are a fixed point
+// of ptvmlab patches export.
+func TestE2E2629PatchesExport(t *testing.T) {
+	tree := linux2629(t)
+	out := t.TempDir()
+	if code, _, _ := ptvmlab(t, "patches", "export", "--kernel", tree, "--series", "../../patches/2.6.29", "--out", out); code != 0 {
+		t.Fatalf("export: exit %d", code)
+	}
+	files, _ := filepath.Glob("../../patches/2.6.29/*")
+	for _, f := range files {
+		want, _ := os.ReadFile(f)
+		got, err := os.ReadFile(filepath.Join(out, filepath.Base(f)))
+		if err != nil || string(got) != string(want) {
+			t.Errorf("%s: export differs from the committed file (%v)", filepath.Base(f), err)
+		}
+	}
+}

@@ -57,7 +57,7 @@ func bisectRepo(t *testing.T) (string, map[string]string) {
 	commits := map[string]string{}
 	commit := func(name, msg string) {
 		t.Helper()
-		git("add", "-A")
+		git("add", "-A", "-f", ".") // Debian's tree ignores itself (.gitignore: /*)
 		git("commit", "-q", "-m", msg)
 		commits[name] = git("rev-parse", "HEAD")
 	}

@@ -160,15 +160,15 @@ func Run(ctx context.Context, repo, good, bad string, step []string, w io.Writer
 	cmd.Stderr = w
 	runErr := cmd.Run()
 	log, _ := git(ctx, repo, "bisect", "log")
-	m := firstBadRe.FindStringSubmatch(out.String())
-	if m == nil {
+	commit, found := FirstBad(out.String())
+	if !found {
 		if runErr != nil {
 			return Result{Log: log}, fmt.Errorf("git bisect run: %w (no first bad commit found; see the log above)", runErr)
 		}
 		return Result{Log: log}, errors.New("git bisect run ended without naming a first bad commit (only skipped commits left?)")
 	}
-	subject, _ := git(ctx, repo, "log", "-1", "--format=%s", m[1])
-	return Result{Commit: m[1], Subject: subject, Log: log}, nil
+	subject, _ := git(ctx, repo, "log", "-1", "--format=%s", commit)
+	return Result{Commit: commit, Subject: subject, Log: log}, nil
 }
 
 // FirstBad reads "<sha> is the first bad commit" from git bisect output.

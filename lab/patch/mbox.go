@@ -56,6 +56,12 @@ func ParseMbox(b []byte) ([]MboxPatch, error) {
 	}
 	var out []MboxPatch
 	for i, m := range msgs {
+		// The blank line before a "From " line separates messages; it is
+		// not part of the one before it.
+		m = bytes.TrimSuffix(m, []byte("\n\n"))
+		if len(m) > 0 && m[len(m)-1] != '\n' {
+			m = append(m, '\n')
+		}
 		if !bytes.HasPrefix(m, []byte("From ")) {
 			return nil, fmt.Errorf("mbox: message %d does not start with a \"From \" line: not an mbox", i+1)
 		}

@@ -97,3 +97,19 @@ func FuzzParseMbox(f *testing.F) {
 		}
 	})
 }
+
+// TestMboxKeepsMailBytes: a mail cut out of an mbox is byte for byte the
+// file it was made from, so a series from an mbox has the same digests
+// (and finds the same kept builds) as the directory.
+func TestMboxKeepsMailBytes(t *testing.T) {
+	t.Parallel()
+	a := mboxMsg("x", "[PATCH 1/2] a", "one\n---\n diff")
+	b := mboxMsg("y", "[PATCH 2/2] b", "two\n---\n diff")
+	msgs, err := ParseMbox([]byte(a + "\n" + b + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(msgs[0].Raw) != a || string(msgs[1].Raw) != b {
+		t.Errorf("mails changed:\n%q\n%q", msgs[0].Raw, msgs[1].Raw)
+	}
+}
