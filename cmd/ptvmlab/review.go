@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
+
 	"github.com/ptvmlab/ptvmlab/lab/boot"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/cell"
@@ -105,17 +107,12 @@ func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 	// 3. build, boot, suite.
 	run := report.Run{Started: start.UTC()}
 	fmt.Fprintln(stdout)
+	var errs *multierror.Error
 	for _, a := range arches {
-		rec, err := cell.Run(ctx, env, cell.Cell{Tree: tree, Series: s, SeriesName: filepath.Base(seriesArg), Arch: a, Cmdline: c.appends,
-			Expect: "skipcall", Timeout: c.timeout, Out: filepath.Join(c.out, a), NoUML: c.noUML})
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		rec, err := runCell(ctx, env, cell.Cell{Tree: tree, Series: s, SeriesName: filepath.Base(seriesArg), Arch: a, Cmdline: c.appends,
+			Expect: "skipcall", Timeout: c.timeout, Out: filepath.Join(c.out, a), NoUML: c.noUML}, &errs)
 		if err != nil {
-			if isInputError(err) {
-				return usageError{err}
-			}
-			rec.Status, rec.Title = string(boot.Infra), err.Error()
+			return err
 		}
 		run.Boots = append(run.Boots, rec)
 		if rec.Status != string(boot.Passed) {

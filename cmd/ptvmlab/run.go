@@ -176,22 +176,34 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	run := report.Run{Started: start.UTC()}
 	var errs *multierror.Error
 	for _, a := range arches {
-		rec, err := cell.Run(ctx, st.env, cell.Cell{Tree: st.tree, Series: st.series, SeriesName: st.seriesName, Arch: a,
-			Cmdline: c.appends, Expect: st.expect, Timeout: c.timeout, Out: filepath.Join(c.out, a), NoUML: c.noUML})
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+		rec, err := runCell(ctx, st.env, cell.Cell{Tree: st.tree, Series: st.series, SeriesName: st.seriesName, Arch: a,
+			Cmdline: c.appends, Expect: st.expect, Timeout: c.timeout, Out: filepath.Join(c.out, a), NoUML: c.noUML}, &errs)
 		if err != nil {
-			if isInputError(err) {
-				return usageError{err}
-			}
-			rec.Status, rec.Title = string(boot.Infra), err.Error()
-			errs = multierror.Append(errs, fmt.Errorf("%s: %w", a, err))
+			return err
 		}
 		run.Boots = append(run.Boots, rec)
 	}
 	run.TookS = time.Since(start).Seconds()
 	return finish(c.out, run, stdout, errs)
+}
+
+// runCell runs one cell for a command. It returns an error only when the
+// command must stop (Ctrl-C, or input that does not fit: a usage error);
+// any other failure becomes the record's infra status and is added to
+// errs.
+func runCell(ctx context.Context, env cell.Env, c cell.Cell, errs **multierror.Error) (report.Boot, error) {
+	rec, err := cell.Run(ctx, env, c)
+	if ctx.Err() != nil {
+		return rec, ctx.Err()
+	}
+	if err != nil {
+		if isInputError(err) {
+			return rec, usageError{err}
+		}
+		rec.Status, rec.Title = string(boot.Infra), err.Error()
+		*errs = multierror.Append(*errs, fmt.Errorf("%s: %w", c.Arch, err))
+	}
+	return rec, nil
 }
 
 // isInputError reports whether err is the user's input not fitting: a config

@@ -25,7 +25,6 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/cell"
 	"github.com/ptvmlab/ptvmlab/lab/era"
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
-	"github.com/ptvmlab/ptvmlab/lab/kconfig"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
@@ -93,14 +92,9 @@ func step(ctx context.Context, env cell.Env, o Options) (Verdict, error) {
 	if prof.CompatDir(filepath.Join(env.ModuleDir, "patches")) != "" {
 		return Verdict{}, fmt.Errorf("kernel %s needs the era's build fixes, which an in-place build cannot apply", version)
 	}
-	kdir := filepath.Join(env.ModuleDir, "kconfigs")
-	var frags []kconfig.Fragment
-	for _, n := range arch.Fragments {
-		f, err := kconfig.LoadFile(n, prof.Fragment(kdir, n))
-		if err != nil {
-			return Verdict{}, err
-		}
-		frags = append(frags, f)
+	frags, err := cell.Fragments(env.ModuleDir, prof, arch)
+	if err != nil {
+		return Verdict{}, err
 	}
 	sum := sha256.Sum256([]byte(repo))
 	obj := env.Cache.Path("bisect", hex.EncodeToString(sum[:8])+"-"+o.Arch)

@@ -135,6 +135,24 @@ func ResolveSeries(moduleDir string, tree source.Tree, spec string) (*patch.Seri
 	return s, filepath.Base(filepath.Clean(dir)), "skipcall", nil
 }
 
+// Fragments loads arch's kconfig fragments for an era from
+// moduleDir/kconfigs: the era's own (kconfigs/ERA/NAME.config) where it has
+// one, named "ERA/NAME" in messages.
+func Fragments(moduleDir string, prof era.Profile, arch kbuild.Arch) ([]kconfig.Fragment, error) {
+	kdir := filepath.Join(moduleDir, "kconfigs")
+	var frags []kconfig.Fragment
+	for _, n := range arch.Fragments {
+		path := prof.Fragment(kdir, n)
+		rel, _ := filepath.Rel(kdir, path)
+		f, err := kconfig.LoadFile(strings.TrimSuffix(rel, ".config"), path)
+		if err != nil {
+			return nil, err
+		}
+		frags = append(frags, f)
+	}
+	return frags, nil
+}
+
 // Build builds tree with series applied (nil: unpatched) for archName, or
 // finds the build in the cache.
 func Build(ctx context.Context, env Env, tree source.Tree, series *patch.Series, archName string) (kbuild.Result, error) {
@@ -146,16 +164,9 @@ func Build(ctx context.Context, env Env, tree source.Tree, series *patch.Series,
 	if err != nil {
 		return kbuild.Result{}, err
 	}
-	kdir := filepath.Join(env.ModuleDir, "kconfigs")
-	var frags []kconfig.Fragment
-	for _, n := range arch.Fragments {
-		path := prof.Fragment(kdir, n)
-		rel, _ := filepath.Rel(kdir, path)
-		f, err := kconfig.LoadFile(strings.TrimSuffix(rel, ".config"), path)
-		if err != nil {
-			return kbuild.Result{}, err
-		}
-		frags = append(frags, f)
+	frags, err := Fragments(env.ModuleDir, prof, arch)
+	if err != nil {
+		return kbuild.Result{}, err
 	}
 	// The series goes on the pristine tree, as it would be posted; the era's
 	// build fixes go on top, for the build only.
