@@ -104,6 +104,13 @@ func testUML(t *T) {
 			t.Nest(lines)
 			if err != nil {
 				t.Errorf("UML: %v", err)
+				if len(lines) > 0 {
+					// The behaviours reported, yet UML ended badly: show
+					// how it ended (a panic or an abort at shutdown).
+					for _, l := range lastLines(umlTail(out), 15) {
+						t.Logf("%s", l)
+					}
+				}
 			}
 			switch {
 			case len(lines) == 0:
@@ -256,6 +263,18 @@ func selectedUMLBoots() ([]umlBoot, error) {
 		out = append(out, umlBoots[i])
 	}
 	return out, nil
+}
+
+// umlTail is UML's output after its last KTAP line: how it shut down.
+func umlTail(out []byte) []byte {
+	lines := bytes.Split(out, []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := bytes.TrimSpace(lines[i])
+		if bytes.HasPrefix(l, []byte("ok ")) || bytes.HasPrefix(l, []byte("not ok ")) || bytes.HasPrefix(l, []byte("# ")) {
+			return bytes.Join(lines[i+1:], []byte("\n"))
+		}
+	}
+	return out
 }
 
 func umlFlags() map[string]bool {

@@ -28,3 +28,24 @@ func FuzzProbeVerdict(f *testing.F) {
 		_ = probeVerdict(b)
 	})
 }
+
+func TestUMLTail(t *testing.T) {
+	t.Parallel()
+	out := "Checking...OK\nok 1 probe\n# took 1s\nok 13 sysemu_refused\nreboot: System halted\nAborted\n"
+	if got := string(umlTail([]byte(out))); got != "reboot: System halted\nAborted\n" {
+		t.Errorf("tail %q", got)
+	}
+	if got := string(umlTail([]byte("no ktap\n"))); got != "no ktap\n" {
+		t.Errorf("no KTAP: %q", got)
+	}
+}
+
+func FuzzUMLTail(f *testing.F) {
+	f.Add([]byte("ok 1 a\nAborted\n"))
+	f.Add([]byte("\n\n# x"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if tail := umlTail(b); len(tail) > len(b) {
+			t.Fatalf("tail longer than the output")
+		}
+	})
+}
