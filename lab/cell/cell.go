@@ -4,6 +4,7 @@
 package cell
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -333,9 +334,20 @@ func prepare(ctx context.Context, env Env, c Cell, arch kbuild.Arch, rec *report
 		return vm.Spec{}, "", err
 	}
 	spec := vm.Spec{Arch: c.Arch, Kernel: b.Image, Initrd: img.Path, Cmdline: cmdline, Timeout: c.Timeout, Dir: c.Out,
-		ResultsVia: prof.ResultsVia}
-	key := digest("cell/1", b.Key, img.Digest, c.Arch, strings.Join(cmdline, " "), c.Timeout.String(), prof.ResultsVia)
+		ResultsVia: ResultsVia(prof, b.Config)}
+	key := digest("cell/1", b.Key, img.Digest, c.Arch, strings.Join(cmdline, " "), c.Timeout.String(), spec.ResultsVia)
 	return spec, key, nil
+}
+
+// ResultsVia is how a kernel's guest sends its results: the era's channel
+// (a named virtio port, or hvc0 before 2.6.35) when the kernel's .config
+// at configPath has the virtio console, else the second serial port.
+func ResultsVia(prof era.Profile, configPath string) string {
+	b, err := os.ReadFile(configPath)
+	if err != nil || bytes.Contains(b, []byte("\nCONFIG_VIRTIO_CONSOLE=y\n")) {
+		return prof.ResultsVia
+	}
+	return "serial"
 }
 
 // reuse returns the record kept under key, with its console log and KTAP
