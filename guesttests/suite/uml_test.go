@@ -49,3 +49,20 @@ func FuzzUMLTail(f *testing.F) {
 		}
 	})
 }
+
+func TestPoweredDown(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		out  string
+		want bool
+	}{
+		{"ok 13 sysemu_refused\nptvmlab-init: done\nreboot: Power down\n", true},
+		{"ok 13 sysemu_refused\nSystem halted.\n", true},
+		{"reboot: Power down\nok 13 sysemu_refused\nKernel panic - not syncing\n", false},
+		{"ok 1 a\n", false},
+	} {
+		if got := poweredDown([]byte(tc.out)); got != tc.want {
+			t.Errorf("poweredDown(%q) = %v", tc.out, got)
+		}
+	}
+}
