@@ -43,17 +43,27 @@ func TestE2EPatchesExport(t *testing.T) {
 					t.Fatalf("export: exit %d", code)
 				}
 			}
-			files, _ := filepath.Glob(filepath.Join(committed, "*"))
-			for _, f := range files {
-				want, _ := os.ReadFile(f)
-				for _, dir := range []string{a, b} {
-					got, err := os.ReadFile(filepath.Join(dir, filepath.Base(f)))
-					if err != nil || !bytes.Equal(got, want) {
-						t.Errorf("%s: export differs from the committed file (%v)", filepath.Base(f), err)
-					}
-				}
-			}
+			sameAsCommitted(t, committed, a, b)
 		})
+	}
+}
+
+// sameAsCommitted checks that every file of the committed series directory
+// has the same bytes in each export directory.
+func sameAsCommitted(t *testing.T, committed string, exports ...string) {
+	t.Helper()
+	files, _ := filepath.Glob(filepath.Join(committed, "*"))
+	if len(files) == 0 {
+		t.Fatalf("no files in %s", committed)
+	}
+	for _, f := range files {
+		want, _ := os.ReadFile(f)
+		for _, dir := range exports {
+			got, err := os.ReadFile(filepath.Join(dir, filepath.Base(f)))
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s: export differs from the committed file (%v)", filepath.Base(f), err)
+			}
+		}
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/ptvmlab/ptvmlab/lab/boot"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/matrix"
 	"github.com/ptvmlab/ptvmlab/lab/report"
@@ -114,7 +113,7 @@ func matrixRun(ctx context.Context, args []string, stdout io.Writer, sharded boo
 	if err != nil {
 		return err
 	}
-	return finishMatrix(m.out, run, stdout)
+	return finish(m.out, run, stdout, nil)
 }
 
 // defaultMemMB is half the memory available now, or 2 GiB when that cannot
@@ -131,24 +130,6 @@ func defaultMemMB() int64 {
 		}
 	}
 	return 2048
-}
-
-// finishMatrix writes the four reports and picks the exit code: skipped
-// cells are listed but fail nothing.
-func finishMatrix(out string, run report.Run, stdout io.Writer) error {
-	if err := report.WriteMatrix(out, run); err != nil {
-		return err
-	}
-	report.Summary(stdout, run)
-	fmt.Fprintf(stdout, "\n%s; reports in %s (index.html, summary.md, results.json, junit.xml)\n", report.StatusLine(run), out)
-	counts := report.Counts(run)
-	switch {
-	case counts[string(boot.Infra)] > 0:
-		return exitError{code: exitInfra}
-	case counts[string(boot.Passed)]+counts[matrix.Skipped] != len(run.Boots):
-		return exitError{code: exitFailed}
-	}
-	return nil
 }
 
 func matrixPlan(args []string, stdout io.Writer) error {
@@ -242,7 +223,7 @@ func matrixMerge(args []string, stdout io.Writer) error {
 		}
 	}
 	sort.SliceStable(merged.Boots, func(i, j int) bool { return merged.Boots[i].Cell < merged.Boots[j].Cell })
-	return finishMatrix(out, merged, stdout)
+	return finish(out, merged, stdout, nil)
 }
 
 // relocate copies a cell's log from a shard's output into out, at the same

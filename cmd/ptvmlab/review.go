@@ -131,7 +131,7 @@ func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "  boot     %s, probe %s: %s\n", rec.Status, dashIfEmpty(rec.Probe), rec.Title)
 	}
 	run.TookS = time.Since(start).Seconds()
-	if err := report.WriteAll(c.out, run); err != nil {
+	if err := report.WriteMatrix(c.out, run); err != nil {
 		return err
 	}
 	verdict := "the series applies, is checkpatch-clean and passes"

@@ -260,6 +260,8 @@ type maker struct {
 	vars     []string
 	log      io.Writer
 	progress io.Writer
+	// compiled, when set, counts the objects make compiles ("  CC " lines).
+	compiled *int
 }
 
 func (m maker) run(ctx context.Context, goals ...string) error {
@@ -309,6 +311,9 @@ func (m maker) copyWithProgress(r io.Reader, what string) {
 		fmt.Fprintln(m.log, line)
 		if strings.HasPrefix(line, "  CC ") || strings.HasPrefix(line, "  AS ") || strings.HasPrefix(line, "  LD ") {
 			objs++
+		}
+		if m.compiled != nil && strings.HasPrefix(line, "  CC ") {
+			*m.compiled++
 		}
 		if m.progress != nil && time.Since(last) > 10*time.Second {
 			last = time.Now()
@@ -460,6 +465,7 @@ func BuildInPlace(ctx context.Context, c cache.Dir, req Request, obj string) (Re
 		return Result{}, err
 	}
 	defer logf.Close()
+	compiled := 0
 	m := maker{src: req.Tree.Dir, obj: obj, arch: req.Arch, env: tc.env(c, obj), vars: tc.makeVars, log: logf, progress: req.Progress}
 	if _, err := configure(ctx, m, req); err != nil {
 		return Result{}, keepLog(c, req.Arch.Name, logPath, err)
@@ -469,6 +475,7 @@ func BuildInPlace(ctx context.Context, c cache.Dir, req Request, obj string) (Re
 		jobs = runtime.NumCPU()
 	}
 	slog.Info("building kernel in place", "arch", req.Arch.Name, "tree", req.Tree.Dir, "obj", obj, "jobs", jobs)
+	m.compiled = &compiled // the configure steps compile host tools only
 	if err := m.run(ctx, fmt.Sprintf("-j%d", jobs), req.Arch.Target); err != nil {
 		return Result{}, keepLog(c, req.Arch.Name, logPath, err)
 	}
@@ -477,8 +484,6 @@ func BuildInPlace(ctx context.Context, c cache.Dir, req Request, obj string) (Re
 		return Result{}, err
 	}
 	key := digest(recipe, "in-place", req.Tree.Digest, req.Arch.Name, tc.version, string(cfg))
-	log, _ := os.ReadFile(logPath)
-	compiled := bytes.Count(log, []byte("\n  CC "))
 	slog.Info("built in place", "arch", req.Arch.Name, "compiled", compiled, "took", time.Since(start).Round(time.Second))
 	return Result{Key: key, Dir: obj, Image: filepath.Join(obj, req.Arch.Image), Config: filepath.Join(obj, ".config"),
 		Log: logPath, Took: time.Since(start), Compiled: compiled}, nil

@@ -260,12 +260,12 @@ func Split(cells []Cell, n int) [][]Cell {
 		}
 		shards[min] = append(shards[min], groups[g]...)
 	}
+	pos := make(map[string]int, len(cells))
+	for i, c := range cells {
+		pos[c.ID] = i
+	}
 	for _, sh := range shards {
-		sort.SliceStable(sh, func(i, j int) bool { return index(cells, sh[i].ID) < index(cells, sh[j].ID) })
+		sort.SliceStable(sh, func(i, j int) bool { return pos[sh[i].ID] < pos[sh[j].ID] })
 	}
 	return shards
-}
-
-func index(cells []Cell, id string) int {
-	return slices.IndexFunc(cells, func(c Cell) bool { return c.ID == id })
 }
