@@ -36,7 +36,7 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	rec, err := cell.Run(ctx, st.env, cell.Cell{Tree: st.tree, Series: st.series, SeriesName: st.seriesName, Arch: "x86_64",
 		Cmdline: append([]string{proto.ArgBench + "=1", proto.ArgTests + "=bench,bench_loop,uml_bench"}, c.appends...),
-		Expect:  st.expect, Timeout: timeout, Out: filepath.Join(c.out, "bench")})
+		Expect:  st.expect, Timeout: timeout, Silence: c.accel.silence, Out: filepath.Join(c.out, "bench")})
 	if err != nil {
 		return err
 	}

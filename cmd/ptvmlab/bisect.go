@@ -33,6 +33,7 @@ type stepFlags struct {
 	jobs    int
 	out     string
 	appends multiString
+	accel   accelFlags
 }
 
 func (s *stepFlags) register(fs *flag.FlagSet) {
@@ -43,6 +44,7 @@ func (s *stepFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&s.jobs, "jobs", 0, "make -j (default: the CPU count)")
 	fs.StringVar(&s.out, "out", "", "directory for the step's console.log and results.raw (default: a temporary one)")
 	fs.Var(&s.appends, "append", "an extra kernel argument (repeatable), e.g. ptvmlab.tests=probe,skipexit")
+	s.accel.register(fs)
 }
 
 // dropDashes lets "run -- --arch x86_64" read the options after "--".
@@ -68,8 +70,7 @@ func bisectStep(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "ptvmlab bisect run: --expect %q: choose skipcall, skipexit or none; skipping (exit 125)\n", s.expect)
 		return exitError{code: bisect.Skip}
 	}
-	var c common
-	c.jobs = s.jobs
+	c := common{jobs: s.jobs, accel: s.accel}
 	env, err := c.env()
 	if err != nil {
 		fmt.Fprintf(stdout, "ptvmlab bisect run: %v; skipping (exit 125)\n", err)
@@ -83,7 +84,7 @@ func bisectStep(ctx context.Context, args []string, stdout io.Writer) error {
 		defer os.RemoveAll(out)
 	}
 	v := bisect.Step(ctx, env, bisect.Options{Repo: s.repo, Arch: s.arch, Expect: s.expect, Appends: s.appends,
-		Timeout: s.timeout, Jobs: s.jobs, Out: out})
+		Timeout: s.timeout, Silence: s.accel.silence, Jobs: s.jobs, Out: out})
 	if ctx.Err() != nil {
 		return exitError{code: bisect.Skip, err: ctx.Err()}
 	}

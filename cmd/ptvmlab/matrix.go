@@ -85,6 +85,8 @@ func matrixRun(ctx context.Context, args []string, stdout io.Writer, sharded boo
 	fs.Int64Var(&memMB, "mem", defaultMemMB(), "MiB of guest memory the boots may use together")
 	fs.IntVar(&jobs, "jobs", 0, "make -j (default: the CPU count)")
 	fs.BoolVar(&fresh, "fresh", false, "boot every cell, even those whose inputs and result are kept from an earlier run")
+	var accel accelFlags
+	accel.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -92,6 +94,7 @@ func matrixRun(ctx context.Context, args []string, stdout io.Writer, sharded boo
 	if err != nil {
 		return err
 	}
+	accel.fromFile = f.Accel
 	cells := f.Cells()
 	label := ""
 	if sharded {
@@ -102,13 +105,13 @@ func matrixRun(ctx context.Context, args []string, stdout io.Writer, sharded boo
 		cells = matrix.Select(cells, s)
 		label = " (shard " + s.String() + ")"
 	}
-	c := common{jobs: jobs}
+	c := common{jobs: jobs, accel: accel}
 	env, err := c.env()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "matrix%s: %d cells\n", label, len(cells))
-	r := matrix.Runner{Env: env, Out: m.out, Boots: boots, MemoryMB: memMB, Fresh: fresh}
+	r := matrix.Runner{Env: env, Out: m.out, Boots: boots, MemoryMB: memMB, Fresh: fresh, Silence: accel.silence}
 	run, err := r.Run(ctx, f, cells)
 	if err != nil {
 		return err

@@ -110,7 +110,7 @@ func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 	var errs *multierror.Error
 	for _, a := range arches {
 		rec, err := runCell(ctx, env, cell.Cell{Tree: tree, Series: s, SeriesName: filepath.Base(seriesArg), Arch: a, Cmdline: c.appends,
-			Expect: "skipcall", Timeout: c.timeout, Out: filepath.Join(c.out, a), NoUML: c.noUML}, &errs)
+			Expect: "skipcall", Timeout: c.timeout, Silence: c.accel.silence, Out: filepath.Join(c.out, a), NoUML: c.noUML}, &errs)
 		if err != nil {
 			return err
 		}

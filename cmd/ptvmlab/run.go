@@ -42,6 +42,50 @@ type common struct {
 	jobs    int
 	appends multiString
 	noUML   bool
+	accel   accelFlags
+}
+
+// accelFlags choose the accelerator and the silence watchdog of the
+// commands that boot.
+type accelFlags struct {
+	accel   string
+	silence time.Duration
+	// fromFile is the matrix file's accel key, below the flag and
+	// $PTVMLAB_ACCEL.
+	fromFile string
+}
+
+// AccelEnv names the environment variable that sets --accel's default.
+const AccelEnv = "PTVMLAB_ACCEL"
+
+func (a *accelFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&a.accel, "accel", "", "accelerator: auto (KVM only where a short probe boot under it reaches its end, else TCG; a KVM boot that goes wrong is retried under TCG), kvm or tcg (default $"+AccelEnv+", else auto)")
+	fs.DurationVar(&a.silence, "silence", 0, "stop a guest whose console and results stay silent this long, as timeout (default 60s under TCG, 30s under KVM)")
+}
+
+// mode is the accelerator mode: --accel, else $PTVMLAB_ACCEL, else the
+// matrix file's accel, else auto.
+func (a accelFlags) mode() (vm.AccelMode, error) {
+	v, from := a.accel, "--accel"
+	if v == "" {
+		v, from = os.Getenv(AccelEnv), AccelEnv
+	}
+	if v == "" {
+		v, from = a.fromFile, "the matrix file's accel"
+	}
+	m, err := vm.ParseAccel(v)
+	if err != nil {
+		return "", usagef("%s: %v", from, err)
+	}
+	return m, nil
+}
+
+func (a accelFlags) check() error {
+	if a.silence < 0 {
+		return usagef("--silence %s: must not be negative (0 is the default: 60s under TCG, 30s under KVM)", a.silence)
+	}
+	_, err := a.mode()
+	return err
 }
 
 type multiString []string
@@ -60,6 +104,7 @@ func newFlags(name string, c *common, bootFlags bool) *flag.FlagSet {
 		fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit for each boot, from QEMU start to its end")
 		fs.Var(&c.appends, "append", "an extra kernel argument (repeatable), e.g. ptvmlab.tests=probe")
 		fs.BoolVar(&c.noUML, "no-uml", false, "leave UML out of x86_64 cells (no um build; the uml test skips)")
+		c.accel.register(fs)
 	}
 	return fs
 }
@@ -87,11 +132,15 @@ func (c *common) env() (cell.Env, error) {
 	if err != nil {
 		return cell.Env{}, usageError{err}
 	}
+	if err := c.accel.check(); err != nil {
+		return cell.Env{}, err
+	}
+	mode, _ := c.accel.mode()
 	var progress io.Writer
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		progress = os.Stderr
 	}
-	return cell.Env{Cache: dir, ModuleDir: root, Backend: qemu.Backend{}, Jobs: c.jobs, Progress: progress}, nil
+	return cell.Env{Cache: dir, ModuleDir: root, Backend: &qemu.Backend{Accel: mode, Cache: dir}, Jobs: c.jobs, Progress: progress}, nil
 }
 
 func (c *common) archList(bootable bool) ([]string, error) {
@@ -178,7 +227,7 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	var errs *multierror.Error
 	for _, a := range arches {
 		rec, err := runCell(ctx, st.env, cell.Cell{Tree: st.tree, Series: st.series, SeriesName: st.seriesName, Arch: a,
-			Cmdline: c.appends, Expect: st.expect, Timeout: c.timeout, Out: filepath.Join(c.out, a), NoUML: c.noUML}, &errs)
+			Cmdline: c.appends, Expect: st.expect, Timeout: c.timeout, Silence: c.accel.silence, Out: filepath.Join(c.out, a), NoUML: c.noUML}, &errs)
 		if err != nil {
 			return err
 		}
@@ -196,6 +245,10 @@ func runCell(ctx context.Context, env cell.Env, c cell.Cell, errs **multierror.E
 	rec, err := cell.Run(ctx, env, c)
 	if ctx.Err() != nil {
 		return rec, ctx.Err()
+	}
+	var accelErr *vm.AccelError
+	if errors.As(err, &accelErr) {
+		return rec, exitError{code: exitInfra, err: accelErr}
 	}
 	if err != nil {
 		if isInputError(err) {
@@ -301,17 +354,18 @@ func cmdBoot(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	dir := filepath.Join(c.out, arches[0])
-	out, bootErr := env.Backend.Boot(ctx, vm.Spec{Arch: arches[0], Kernel: image, Initrd: img.Path, Cmdline: c.appends, Timeout: c.timeout, Dir: dir})
+	out, bootErr := env.Backend.Boot(ctx, vm.Spec{Arch: arches[0], Kernel: image, Initrd: img.Path, Cmdline: c.appends,
+		Timeout: c.timeout, Silence: c.accel.silence, Dir: dir})
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	o := boot.Classify(out, bootErr)
-	rec := report.Boot{Kernel: image, Version: filepath.Base(image), Series: "-", Arch: arches[0], Cmdline: c.appends,
-		Status: string(o.Status), Title: o.Title, DurationS: o.Took.Seconds(), Probe: o.Probe,
-		ConsoleLog: filepath.Join(dir, "console.log"), ResultsRaw: filepath.Join(dir, "results.raw")}
-	if o.KTAP != nil {
-		rec.Tests = report.Tests(o.KTAP.Results)
+	var accelErr *vm.AccelError
+	if errors.As(bootErr, &accelErr) {
+		return exitError{code: exitInfra, err: accelErr}
 	}
+	rec := report.Boot{Kernel: image, Version: filepath.Base(image), Series: "-", Arch: arches[0], Cmdline: c.appends,
+		ConsoleLog: filepath.Join(dir, "console.log"), ResultsRaw: filepath.Join(dir, "results.raw")}
+	report.Fill(&rec, boot.Classify(out, bootErr))
 	run := report.Run{Started: start.UTC(), TookS: time.Since(start).Seconds(), Boots: []report.Boot{rec}}
 	return finish(c.out, run, stdout, nil)
 }

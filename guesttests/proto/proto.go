@@ -33,13 +33,24 @@ const (
 	// ArgUMLBoots selects UML's boot flag sets (comma-separated: default,
 	// nosysptvm, usesysemu); empty is all three. A matrix runs one per cell.
 	ArgUMLBoots = "ptvmlab.umlboots"
+	// ArgProbe, set to ProbeAccel, makes the init print MarkerProbe and
+	// power off at once: the host's accelerator probe, a boot with a known
+	// end.
+	ArgProbe   = "ptvmlab.probe"
+	ProbeAccel = "accel"
 )
 
 // Console markers printed by the guest init on the serial console.
 const (
 	MarkerStart = "ptvmlab-init: start"
 	MarkerDone  = "ptvmlab-init: done"
+	MarkerProbe = "ptvmlab-init: accel probe reached its end"
 )
+
+// ProgressPrefix starts the guest's progress lines on the results channel:
+// KTAP diagnostics sent while a long test runs, so that the host's silence
+// watchdog sees a healthy slow guest move.
+const ProgressPrefix = "# progress:"
 
 // TestsBinary is where the test binary lives in the initramfs.
 const TestsBinary = "/bin/ptvm-tests"

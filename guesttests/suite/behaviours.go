@@ -379,7 +379,7 @@ func testIA32(t *T) {
 		if t.cfg.Expect != "" {
 			args = append(args, "-expect", t.cfg.Expect)
 		}
-		out, err := exec.Command(bin, args...).CombinedOutput()
+		out, err := runWatched(t, "32-bit tracer", exec.Command(bin, args...))
 		if err != nil {
 			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 				t.Logf("%s", l)

@@ -29,7 +29,7 @@ func testKselftest(t *T) {
 		t.Run(n, func(t *T) {
 			// No timeout here: the guest's clock is not to be trusted under
 			// TCG; the host's boot limit ends a selftest that hangs.
-			out, err := exec.Command(filepath.Join(KselftestDir, n)).CombinedOutput()
+			out, err := runWatched(t, n, exec.Command(filepath.Join(KselftestDir, n)))
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			if err != nil {
 				for _, l := range lines {

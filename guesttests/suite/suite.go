@@ -8,7 +8,10 @@ import (
 	"io"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
+
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 )
 
 // Test is one guest test.
@@ -52,6 +55,10 @@ type Config struct {
 	// "skipexit" or "skipcall"; "" accepts any level.
 	Expect string
 	probed string
+	// progress, set by Run, sends progress lines on the results channel
+	// while a long test runs, so that the host's silence watchdog sees a
+	// healthy slow guest move.
+	progress *progress
 }
 
 func (c Config) traceeBin() string {
@@ -117,6 +124,7 @@ func (t *T) Run(name string, fn func(t *T)) bool {
 func (t *T) RunWith(name string, cfg Config, fn func(t *T)) bool {
 	sub := &T{name: name, cfg: cfg}
 	sub.runLocked(fn)
+	t.Progressf("%s ended", name)
 	t.subs = append(t.subs, sub)
 	if sub.failed {
 		t.failed = true
@@ -177,21 +185,71 @@ func (t *T) write(w io.Writer, n int, indent string) {
 }
 
 // Run runs tests in order and writes a KTAP report to w. It returns the
-// number of failed tests.
+// number of failed tests. While a test runs, progress lines ("# progress:
+// …", KTAP diagnostics) may go to w between results.
 func Run(w io.Writer, cfg Config, tests []Test) int {
-	fmt.Fprintf(w, "KTAP version 1\n1..%d\n", len(tests))
+	p := &progress{w: w, last: time.Now(), every: ProgressEvery}
+	cfg.progress = p
+	p.write(func() { fmt.Fprintf(w, "KTAP version 1\n1..%d\n", len(tests)) })
 	failed := 0
 	for i, tc := range tests {
 		t := &T{name: tc.Name, cfg: cfg}
 		start := time.Now()
 		t.runLocked(tc.Run)
 		t.Logf("took %s", time.Since(start).Round(time.Microsecond))
-		t.write(w, i+1, "")
+		p.write(func() { t.write(w, i+1, "") })
 		if t.failed {
 			failed++
 		}
 	}
 	return failed
+}
+
+// ProgressEvery is the least time between two progress lines.
+const ProgressEvery = 5 * time.Second
+
+// progress writes progress lines between a run's results.
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	last  time.Time     // when anything was last written
+	every time.Duration // the least time between two progress lines
+}
+
+// interval is how often a watcher looks for progress.
+func (p *progress) interval() time.Duration {
+	if p == nil || p.every <= 0 {
+		return ProgressEvery
+	}
+	return p.every
+}
+
+func (p *progress) write(f func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f()
+	p.last = time.Now()
+}
+
+// say writes one progress line when ProgressEvery has passed since the
+// run last wrote anything, or always when force is set.
+func (p *progress) say(msg string, force bool) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !force && time.Since(p.last) < p.every {
+		return
+	}
+	fmt.Fprintf(p.w, "%s %s\n", proto.ProgressPrefix, strings.ReplaceAll(msg, "\n", " "))
+	p.last = time.Now()
+}
+
+// Progressf says that t is moving, at most every ProgressEvery: a long
+// test calls it as it makes progress (a subtest ends, a child prints).
+func (t *T) Progressf(format string, args ...any) {
+	t.cfg.progress.say(t.name+": "+fmt.Sprintf(format, args...), false)
 }
 
 // Select returns the tests named in names (when names is empty, every test

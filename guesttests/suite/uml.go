@@ -95,7 +95,7 @@ func testUML(t *T) {
 			case b.name == "nosysptvm":
 				want = "OK (disabled)"
 			}
-			out, err := runUML(b.flags, patched)
+			out, err := runUML(t, "UML", b.flags, patched)
 			got := probeVerdict(out)
 			if got != want {
 				t.Errorf("start-up probe line says %q, want %q", got, want)
@@ -146,7 +146,7 @@ func testUMLBench(t *T) {
 		t.Skipf("no UML in this image")
 	}
 	for _, b := range []umlBoot{umlBoots[0], umlBoots[2]} {
-		out, err := runUML(append([]string{proto.ArgBench + "=1"}, b.flags...), t.patched(), "bench_loop")
+		out, err := runUML(t, "UML "+b.name, append([]string{proto.ArgBench + "=1"}, b.flags...), t.patched(), "bench_loop")
 		if err != nil {
 			t.Errorf("UML %s: %v", b.name, err)
 		}
@@ -165,7 +165,8 @@ func testUMLBench(t *T) {
 
 // runUML boots UML with flags, running the named tests (the in-UML
 // behaviours when none are named), and returns everything it printed.
-func runUML(flags []string, patched bool, tests ...string) ([]byte, error) {
+// While it runs, t sends progress lines with UML's latest output.
+func runUML(t *T, label string, flags []string, patched bool, tests ...string) ([]byte, error) {
 	expect := LevelNone
 	if patched {
 		expect = LevelSkipCall
@@ -187,17 +188,15 @@ func runUML(flags []string, patched bool, tests ...string) ([]byte, error) {
 	defer w.Close()
 	defer stdin.Close()
 	cmd.Stdin = stdin
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = []string{"PATH=/bin", "TMPDIR=/tmp", "HOME=/"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
-	err = cmd.Run()
+	out, err := runWatched(t, label, cmd)
 	if ctx.Err() != nil {
 		err = fmt.Errorf("UML did not end within 150s")
 	}
-	return out.Bytes(), err
+	return out, err
 }
 
 // umlKTAP extracts the KTAP block UML's init printed, and counts the

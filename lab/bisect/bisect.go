@@ -44,6 +44,7 @@ type Options struct {
 	Expect  string        // the PTRACE_VM level a good kernel offers: skipcall, skipexit or none
 	Appends []string      // extra kernel arguments, e.g. ptvmlab.tests=...
 	Timeout time.Duration // the boot's limit
+	Silence time.Duration // the boot's silence watchdog; 0 is the default
 	Jobs    int           // make -j; 0 is the CPU count
 	Out     string        // console.log and results.raw of the step
 }
@@ -104,7 +105,7 @@ func step(ctx context.Context, env cell.Env, o Options) (Verdict, error) {
 		return Verdict{}, fmt.Errorf("build of %.12s: %w", head, err)
 	}
 	rec, err := cell.Run(ctx, env, cell.Cell{Tree: tree, SeriesName: "in tree", Arch: o.Arch, Cmdline: o.Appends,
-		Expect: o.Expect, Timeout: o.Timeout, Out: o.Out, NoUML: true, Kernel: &b})
+		Expect: o.Expect, Timeout: o.Timeout, Silence: o.Silence, Out: o.Out, NoUML: true, Kernel: &b})
 	if err != nil {
 		return Verdict{}, fmt.Errorf("boot of %.12s: %w", head, err)
 	}

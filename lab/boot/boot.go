@@ -53,6 +53,15 @@ func Classify(out *vm.Output, bootErr error) Outcome {
 	switch {
 	case out.Crashed != "":
 		o.Status, o.Title = Panic, out.Crashed
+	case out.TimedOut && out.Silent > 0:
+		last := out.LastLine
+		if last == "" {
+			last = "(no console output)"
+		}
+		o.Status, o.Title = Timeout, fmt.Sprintf("silent for %ds after: %s", int(out.Silent.Round(time.Second)/time.Second), last)
+		if o.KTAP != nil {
+			o.Title += fmt.Sprintf(" (%d of %d results came)", len(o.KTAP.Results), o.KTAP.Plan)
+		}
 	case out.TimedOut:
 		o.Status, o.Title = Timeout, fmt.Sprintf("no end after %s; machine stopped", out.Took.Round(time.Second))
 		if o.KTAP != nil {

@@ -35,6 +35,12 @@ func TestClassify(t *testing.T) {
 		{"panic wins over results", &vm.Output{Results: []byte(goodKTAP), Opened: true, Crashed: "Kernel panic - not syncing: x"}, nil,
 			Panic, "Kernel panic - not syncing: x", "none"},
 		{"timeout", &vm.Output{TimedOut: true, Took: 20 * time.Second}, nil, Timeout, "no end after 20s", ""},
+		{"silent", &vm.Output{TimedOut: true, Took: 75 * time.Second, Silent: 60 * time.Second, LastLine: "x86/fpu: Supporting XSAVE feature 0x080"}, nil,
+			Timeout, "silent for 60s after: x86/fpu: Supporting XSAVE feature 0x080", ""},
+		{"silent from the start", &vm.Output{TimedOut: true, Took: 60 * time.Second, Silent: 60 * time.Second}, nil,
+			Timeout, "silent for 60s after: (no console output)", ""},
+		{"silent after some results", &vm.Output{TimedOut: true, Silent: 60 * time.Second, LastLine: "x", Opened: true,
+			Results: []byte("KTAP version 1\n1..2\nok 1 probe # level=none\n")}, nil, Timeout, "silent for 60s after: x (1 of 2 results came)", "none"},
 		{"never opened", &vm.Output{}, nil, Infra, "results channel never opened", ""},
 		{"backend error", nil, &vm.InfraError{Op: "start qemu", Err: errors.New("no such file")}, Infra, "infrastructure: start qemu", ""},
 	}

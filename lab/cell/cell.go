@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -94,6 +95,9 @@ type Cell struct {
 	// unpatched kernel.
 	Expect  string
 	Timeout time.Duration
+	// Silence is the boot's silence watchdog (vm.Spec.Silence); 0 is the
+	// backend's default.
+	Silence time.Duration
 	// NoUML leaves UML out of an x86_64 cell (no um build, the uml test
 	// skips and says why).
 	NoUML bool
@@ -269,11 +273,12 @@ func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 	if ctx.Err() != nil {
 		return rec, ctx.Err()
 	}
-	o := boot.Classify(out, bootErr)
-	rec.Status, rec.Title, rec.DurationS, rec.Probe = string(o.Status), o.Title, o.Took.Seconds(), o.Probe
-	if o.KTAP != nil {
-		rec.Tests = report.Tests(o.KTAP.Results)
+	var accelErr *vm.AccelError
+	if errors.As(bootErr, &accelErr) {
+		return rec, bootErr // no boot can honour it: the run stops
 	}
+	o := boot.Classify(out, bootErr)
+	report.Fill(&rec, o)
 	if out != nil {
 		rec.ConsoleLog = filepath.Join(c.Out, "console.log")
 		rec.ResultsRaw = filepath.Join(c.Out, "results.raw")
@@ -333,9 +338,9 @@ func prepare(ctx context.Context, env Env, c Cell, arch kbuild.Arch, rec *report
 	if err != nil {
 		return vm.Spec{}, "", err
 	}
-	spec := vm.Spec{Arch: c.Arch, Kernel: b.Image, Initrd: img.Path, Cmdline: cmdline, Timeout: c.Timeout, Dir: c.Out,
-		ResultsVia: ResultsVia(prof, b.Config)}
-	key := digest("cell/1", b.Key, img.Digest, c.Arch, strings.Join(cmdline, " "), c.Timeout.String(), spec.ResultsVia)
+	spec := vm.Spec{Arch: c.Arch, Kernel: b.Image, Initrd: img.Path, Cmdline: cmdline, Timeout: c.Timeout, Silence: c.Silence,
+		Dir: c.Out, ResultsVia: ResultsVia(prof, b.Config)}
+	key := digest("cell/2", b.Key, img.Digest, c.Arch, strings.Join(cmdline, " "), c.Timeout.String(), c.Silence.String(), spec.ResultsVia)
 	return spec, key, nil
 }
 
@@ -365,10 +370,17 @@ func reuse(c cache.Dir, key, out string) (report.Boot, bool) {
 	if json.Unmarshal(b, &rec) != nil || os.MkdirAll(out, 0o755) != nil {
 		return report.Boot{}, false
 	}
-	for _, f := range []struct {
+	files := []struct {
 		name string
 		dst  *string
-	}{{"console.log", &rec.ConsoleLog}, {"results.raw", &rec.ResultsRaw}} {
+	}{{"console.log", &rec.ConsoleLog}, {"results.raw", &rec.ResultsRaw}}
+	for i := range rec.Attempts {
+		files = append(files, struct {
+			name string
+			dst  *string
+		}{attemptLog(i), &rec.Attempts[i].ConsoleLog})
+	}
+	for _, f := range files {
 		if *f.dst == "" {
 			continue
 		}
@@ -385,7 +397,11 @@ func reuse(c cache.Dir, key, out string) (report.Boot, bool) {
 // rerun, so it is logged, not returned.
 func keep(c cache.Dir, key string, rec report.Boot) {
 	_, err := c.Fill("results", key, func(tmp string) error {
-		for _, f := range []struct{ name, src string }{{"console.log", rec.ConsoleLog}, {"results.raw", rec.ResultsRaw}} {
+		files := []struct{ name, src string }{{"console.log", rec.ConsoleLog}, {"results.raw", rec.ResultsRaw}}
+		for i, a := range rec.Attempts {
+			files = append(files, struct{ name, src string }{attemptLog(i), a.ConsoleLog})
+		}
+		for _, f := range files {
 			if f.src == "" {
 				continue
 			}
@@ -403,6 +419,10 @@ func keep(c cache.Dir, key string, rec report.Boot) {
 		slog.Warn("could not keep the boot's record for reuse", "key", key[:12], "err", err)
 	}
 }
+
+// attemptLog names the console log of a boot's i-th retried attempt in a
+// kept record.
+func attemptLog(i int) string { return fmt.Sprintf("console.attempt%d.log", i+1) }
 
 // fileDigest is "sha256:HEX" of the file at path, or "" when it cannot be
 // read.

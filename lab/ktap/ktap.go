@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 )
 
 // Status is a test's verdict.
@@ -48,7 +50,15 @@ type Report struct {
 	Results  []Result `json:"results"`
 	BailOut  string   `json:"bail_out,omitempty"`
 	Problems []string `json:"problems,omitempty"` // lines that were not KTAP, and structural faults
+	// Progress counts the guest's progress lines ("# progress: …"), which
+	// keep the host's silence watchdog fed during long tests and belong
+	// to no test.
+	Progress int `json:"progress,omitempty"`
 }
+
+// ProgressPrefix starts a progress line: a KTAP diagnostic that the guest
+// sends while a long test runs.
+const ProgressPrefix = proto.ProgressPrefix
 
 // Complete reports whether the stream had a header, a plan, and as many
 // top-level results as the plan promised.
@@ -121,6 +131,12 @@ func Parse(r io.Reader) *Report {
 		indent := len(raw) - len(strings.TrimLeft(raw, " \t"))
 		line := strings.TrimSpace(raw)
 		if line == "" {
+			continue
+		}
+		if strings.HasPrefix(line, ProgressPrefix) {
+			// The guest's keep-alive for the host's silence watchdog:
+			// it belongs to no test.
+			rep.Progress++
 			continue
 		}
 		// A nested header opens a level; anything less indented than the

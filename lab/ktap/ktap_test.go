@@ -134,6 +134,34 @@ ok 2 after
 	}
 }
 
+// TestParseProgress: the guest's progress lines, between results or before
+// a nested block, belong to no test: counted, never a diagnostic.
+func TestParseProgress(t *testing.T) {
+	t.Parallel()
+	in := `KTAP version 1
+1..2
+# progress: uml: UML default: 5s, last line: ok 3 skipcall
+# probe: kept
+  KTAP version 1
+  1..1
+  ok 1 inner
+# progress: uml: UML nosysptvm: 10s, last line: x
+ok 1 uml
+# progress: kselftest: ptrace_syscall_64 ended
+ok 2 kselftest
+`
+	r := Parse(strings.NewReader(in))
+	if !r.Complete() || len(r.Results) != 2 || r.Progress != 3 || len(r.Problems) != 0 {
+		t.Fatalf("report %+v", r)
+	}
+	if d := strings.Join(r.Results[0].Diagnostic, "|"); d != "probe: kept" {
+		t.Errorf("uml's diagnostics %q: progress lines leaked in", d)
+	}
+	if len(r.Results[0].Subtests) != 1 || len(r.Results[1].Diagnostic) != 0 {
+		t.Errorf("results %+v", r.Results)
+	}
+}
+
 // FuzzParse checks that no input crashes the parser and that its invariants
 // hold: a complete report has exactly Plan results, and every result
 // number/status is sane.

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/ptvmlab/ptvmlab/lab/vm"
 )
 
 // File is a matrix file. See the README's "Matrix" section.
@@ -27,7 +29,14 @@ type File struct {
 	// UML rides in x86_64 guests only; i386 cells have none ("-").
 	UMLFlags []string `toml:"uml_flags"`
 	// Timeout bounds each boot (a Go duration); empty is 5m.
-	Timeout string   `toml:"timeout"`
+	Timeout string `toml:"timeout"`
+	// Accel is the accelerator: auto, kvm or tcg; empty is auto. --accel
+	// and $PTVMLAB_ACCEL override it.
+	Accel string `toml:"accel"`
+	// Silence is the boots' silence watchdog (a Go duration); empty is the
+	// backend's default (60s under TCG, 30s under KVM). --silence
+	// overrides it.
+	Silence string   `toml:"silence"`
 	Kernels []Kernel `toml:"kernel"`
 }
 
@@ -55,7 +64,7 @@ func Load(path string) (File, error) {
 		return f, fmt.Errorf("matrix file %s: %w", path, err)
 	}
 	if un := md.Undecoded(); len(un) > 0 {
-		return f, fmt.Errorf("matrix file %s: unknown key %q (known: arches, uml_flags, timeout, [[kernel]] name/source/series)", path, un[0].String())
+		return f, fmt.Errorf("matrix file %s: unknown key %q (known: arches, uml_flags, timeout, accel, silence, [[kernel]] name/source/series)", path, un[0].String())
 	}
 	return f, f.Check(path)
 }
@@ -77,6 +86,12 @@ func (f File) Check(path string) error {
 	}
 	if _, err := f.BootTimeout(); err != nil {
 		return fmt.Errorf("matrix file %s: timeout: %w", path, err)
+	}
+	if _, err := vm.ParseAccel(f.Accel); err != nil {
+		return fmt.Errorf("matrix file %s: accel: %w", path, err)
+	}
+	if _, err := f.BootSilence(); err != nil {
+		return fmt.Errorf("matrix file %s: silence: %w", path, err)
 	}
 	seen := map[string]bool{}
 	for i, k := range f.Kernels {
@@ -101,6 +116,18 @@ func (f File) BootTimeout() (time.Duration, error) {
 		return 5 * time.Minute, nil
 	}
 	return time.ParseDuration(f.Timeout)
+}
+
+// BootSilence is the boots' silence watchdog; 0 is the backend's default.
+func (f File) BootSilence() (time.Duration, error) {
+	if f.Silence == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(f.Silence)
+	if err == nil && d <= 0 {
+		err = fmt.Errorf("%q must be positive, e.g. \"90s\" (leave it out for the default)", f.Silence)
+	}
+	return d, err
 }
 
 // Default is the built-in matrix: every era the repo has a series for

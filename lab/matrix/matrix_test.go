@@ -40,6 +40,10 @@ series = ["auto", "none"]
 		{"twice", "[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n[[kernel]]\nname=\"a\"\nsource=\"t\"\nseries=[\"none\"]\n", "used twice", 0},
 		{"no series", "[[kernel]]\nname=\"a\"\nsource=\"s\"\n", "series is empty", 0},
 		{"syntax", "[[kernel]\n", "matrix file", 0},
+		{"accel and silence", "accel = \"tcg\"\nsilence = \"90s\"\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", "", 4},
+		{"bad accel", "accel = \"hvf\"\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", `accel: accelerator "hvf" is not known: choose auto, kvm or tcg`, 0},
+		{"bad silence", "silence = \"-5s\"\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", `silence: "-5s" must be positive`, 0},
+		{"silence not a duration", "silence = \"1 minute\"\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", `silence: time: unknown unit`, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := writeFile(t, tc.body)

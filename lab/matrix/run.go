@@ -37,6 +37,8 @@ type Runner struct {
 	Fresh bool
 	// Getenv reads the variables kernel sources name; nil is os.Getenv.
 	Getenv func(string) string
+	// Silence, when not zero, overrides the file's silence watchdog.
+	Silence time.Duration
 }
 
 // Run runs cells (of f) and returns their records in cells' order. Cells
@@ -55,6 +57,13 @@ func (r Runner) Run(ctx context.Context, f File, cells []Cell) (report.Run, erro
 	if getenv == nil {
 		getenv = os.Getenv
 	}
+	silence, err := f.BootSilence()
+	if err != nil {
+		return report.Run{}, err
+	}
+	if r.Silence != 0 {
+		silence = r.Silence
+	}
 	timeout, err := f.BootTimeout()
 	if err != nil {
 		return report.Run{}, err
@@ -66,7 +75,7 @@ func (r Runner) Run(ctx context.Context, f File, cells []Cell) (report.Run, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			recs[i] = r.runCell(ctx, env, trees, c, timeout)
+			recs[i] = r.runCell(ctx, env, trees, c, timeout, silence)
 		}()
 	}
 	wg.Wait()
@@ -76,7 +85,7 @@ func (r Runner) Run(ctx context.Context, f File, cells []Cell) (report.Run, erro
 	return report.Run{Started: start.UTC(), TookS: time.Since(start).Seconds(), Boots: recs}, nil
 }
 
-func (r Runner) runCell(ctx context.Context, env cell.Env, trees *treeCache, c Cell, timeout time.Duration) report.Boot {
+func (r Runner) runCell(ctx context.Context, env cell.Env, trees *treeCache, c Cell, timeout, silence time.Duration) report.Boot {
 	rec := report.Boot{Cell: c.ID, Kernel: c.Kernel.Source, Series: seriesLabel(c.Series), Arch: c.Arch, UMLFlags: c.Flags}
 	tree, err := trees.get(ctx, c.Kernel)
 	if errors.Is(err, ErrUnset) {
@@ -94,7 +103,7 @@ func (r Runner) runCell(ctx context.Context, env cell.Env, trees *treeCache, c C
 		return rec
 	}
 	cc := cell.Cell{ID: c.ID, Tree: tree, Series: series, SeriesName: name, Arch: c.Arch, Expect: expect,
-		Timeout: timeout, Out: filepath.Join(r.Out, "cells", filepath.FromSlash(c.ID)), Reuse: !r.Fresh}
+		Timeout: timeout, Silence: silence, Out: filepath.Join(r.Out, "cells", filepath.FromSlash(c.ID)), Reuse: !r.Fresh}
 	if c.Arch == "x86_64" && c.Flags != "-" {
 		cc.UMLBoots = c.Flags
 	}

@@ -50,8 +50,8 @@ func passed(b Boot) int {
 // and the failed tests with their diagnostics.
 func Markdown(w io.Writer, r Run) {
 	fmt.Fprintf(w, "## ptvmlab: %s\n\n", StatusLine(r))
-	fmt.Fprintln(w, "| cell | kernel | status | probe | tests | time | result |")
-	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- |")
+	fmt.Fprintln(w, "| cell | kernel | status | probe | tests | time | accel | result |")
+	fmt.Fprintln(w, "| --- | --- | --- | --- | --- | --- | --- | --- |")
 	for _, b := range r.Boots {
 		how := "booted"
 		if b.Reused {
@@ -60,11 +60,14 @@ func Markdown(w io.Writer, r Run) {
 		if b.Status == "skipped" {
 			how = "-"
 		}
-		fmt.Fprintf(w, "| `%s` | %s | **%s** | %s | %d/%d | %.1fs | %s |\n", b.SuiteName(), mdEscape(b.Version), b.Status,
-			dash(b.Probe), passed(b), len(b.Tests), b.DurationS, how)
+		fmt.Fprintf(w, "| `%s` | %s | **%s** | %s | %d/%d | %.1fs | %s | %s |\n", b.SuiteName(), mdEscape(b.Version), b.Status,
+			dash(b.Probe), passed(b), len(b.Tests), b.DurationS, mdEscape(dash(b.AccelNote())), how)
 	}
 	var notes []string
 	for _, b := range r.Boots {
+		for _, a := range b.Attempts {
+			notes = append(notes, fmt.Sprintf("- `%s` fell back from %s to %s: %s", b.SuiteName(), a.Accel, b.Accel, mdEscape(a.Why)))
+		}
 		if b.Status != "passed" && b.Title != "" {
 			notes = append(notes, fmt.Sprintf("- `%s` %s: %s", b.SuiteName(), b.Status, mdEscape(b.Title)))
 		}
@@ -91,8 +94,8 @@ func dash(s string) string {
 }
 
 type pageCell struct {
-	ID, Status, Probe, Tests, Title, Console, KTAP string
-	Reused                                         bool
+	ID, Status, Probe, Tests, Title, Console, KTAP, Accel, AccelWhy string
+	Reused                                                          bool
 }
 
 type pageRow struct {
@@ -129,7 +132,8 @@ func HTML(r Run, dir string) ([]byte, error) {
 			p.Columns = append(p.Columns, col)
 		}
 		c := &pageCell{ID: b.SuiteName(), Status: b.Status, Probe: dash(b.Probe), Title: b.Title, Reused: b.Reused,
-			Tests: fmt.Sprintf("%d/%d", passed(b), len(b.Tests)), Console: rel(dir, b.ConsoleLog), KTAP: rel(dir, b.ResultsRaw)}
+			Tests: fmt.Sprintf("%d/%d", passed(b), len(b.Tests)), Console: rel(dir, b.ConsoleLog), KTAP: rel(dir, b.ResultsRaw),
+			Accel: dash(b.AccelNote()), AccelWhy: b.AccelWhy}
 		all = append(all, placed{rowIndex[row], colIndex[col], c})
 	}
 	for i := range p.Rows {
@@ -191,6 +195,7 @@ td.infra { background: #f5e6c8; } td.skipped { background: #e8e8e8; } td.none { 
 <tbody>
 {{range .Rows}}<tr><th>{{.Name}}</th>{{range .Cells}}{{if .}}<td class="{{.Status}}" data-cell="{{.ID}}" title="{{.Title}}"><b>{{.Status}}</b>
 <div class="small">probe {{.Probe}}, tests {{.Tests}}{{if .Reused}}, reused{{end}}</div>
+<div class="small" data-accel="{{.Accel}}" title="{{.AccelWhy}}">accel {{.Accel}}</div>
 <div class="small">{{if .Console}}<a href="{{.Console}}">console</a>{{end}} {{if .KTAP}}<a href="{{.KTAP}}">KTAP</a>{{end}}</div></td>{{else}}<td class="none">-</td>{{end}}{{end}}</tr>
 {{end}}</tbody>
 </table>

@@ -15,8 +15,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ptvmlab/ptvmlab/lab/boot"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/ktap"
+	"github.com/ptvmlab/ptvmlab/lab/vm"
 )
 
 // Test is one guest test's result.
@@ -71,6 +73,38 @@ type Boot struct {
 	// Reused is true when the record was kept from an earlier run with the
 	// same InputsKey instead of booting again.
 	Reused bool `json:"reused,omitempty"`
+	// Accel is the accelerator the verdict came from ("kvm" or "tcg"), and
+	// AccelWhy why it was chosen ("kvm probe: no console output in 20s",
+	// "fallback: …").
+	Accel    string `json:"accel,omitempty"`
+	AccelWhy string `json:"accel_why,omitempty"`
+	// Attempts are the boot's earlier attempts that went wrong and were
+	// retried under TCG.
+	Attempts []vm.Attempt `json:"attempts,omitempty"`
+}
+
+// Fill copies a boot's verdict into b: status, title, time, probe, tests
+// and the accelerator with any retried attempt.
+func Fill(b *Boot, o boot.Outcome) {
+	b.Status, b.Title, b.DurationS, b.Probe = string(o.Status), o.Title, o.Took.Seconds(), o.Probe
+	if o.KTAP != nil {
+		b.Tests = Tests(o.KTAP.Results)
+	}
+	if o.Output != nil {
+		b.Accel, b.AccelWhy, b.Attempts = o.Output.Accel, o.Output.AccelWhy, o.Output.Attempts
+	}
+}
+
+// AccelNote says in a few words which accelerator a boot ran under and
+// whether it fell back: "tcg", "tcg after kvm failed". "" when unknown.
+func (b Boot) AccelNote() string {
+	if b.Accel == "" {
+		return ""
+	}
+	for _, a := range b.Attempts {
+		return b.Accel + " after " + a.Accel + " failed"
+	}
+	return b.Accel
 }
 
 // Run is a whole run: every boot.
@@ -121,14 +155,36 @@ type junitSuites struct {
 }
 
 type junitSuite struct {
-	Name      string      `xml:"name,attr"`
-	Tests     int         `xml:"tests,attr"`
-	Failures  int         `xml:"failures,attr"`
-	Errors    int         `xml:"errors,attr"`
-	Skipped   int         `xml:"skipped,attr"`
-	Time      string      `xml:"time,attr"`
-	Cases     []junitCase `xml:"testcase"`
-	SystemOut string      `xml:"system-out,omitempty"`
+	Name       string      `xml:"name,attr"`
+	Properties *junitProps `xml:"properties,omitempty"`
+	Tests      int         `xml:"tests,attr"`
+	Failures   int         `xml:"failures,attr"`
+	Errors     int         `xml:"errors,attr"`
+	Skipped    int         `xml:"skipped,attr"`
+	Time       string      `xml:"time,attr"`
+	Cases      []junitCase `xml:"testcase"`
+	SystemOut  string      `xml:"system-out,omitempty"`
+}
+
+type junitProps struct {
+	Props []junitProp `xml:"property"`
+}
+
+type junitProp struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+// junitProperties names a boot's accelerator, why, and any fallback.
+func junitProperties(b Boot) *junitProps {
+	if b.Accel == "" {
+		return nil
+	}
+	p := &junitProps{Props: []junitProp{{"accel", b.Accel}, {"accel_why", b.AccelWhy}}}
+	for _, a := range b.Attempts {
+		p.Props = append(p.Props, junitProp{"fallback_from", a.Accel + ": " + a.Why})
+	}
+	return p
 }
 
 type junitCase struct {
@@ -159,7 +215,7 @@ func (b Boot) SuiteName() string {
 func JUnit(r Run) ([]byte, error) {
 	var all junitSuites
 	for _, b := range r.Boots {
-		s := junitSuite{Name: b.SuiteName(), Time: fmt.Sprintf("%.3f", b.DurationS)}
+		s := junitSuite{Name: b.SuiteName(), Time: fmt.Sprintf("%.3f", b.DurationS), Properties: junitProperties(b)}
 		for _, t := range flatten("", b.Tests) {
 			c := junitCase{Name: t.Name, Classname: s.Name, SystemOut: strings.Join(t.Diagnostic, "\n")}
 			switch ktap.Status(t.Status) {
@@ -216,9 +272,9 @@ func Summary(w io.Writer, r Run) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	matrix := len(r.Boots) > 0 && r.Boots[0].Cell != ""
 	if matrix {
-		fmt.Fprintln(tw, "CELL\tVERSION\tSTATUS\tPROBE\tTESTS\tTIME\tBUILD\tDETAIL")
+		fmt.Fprintln(tw, "CELL\tVERSION\tSTATUS\tPROBE\tTESTS\tTIME\tACCEL\tBUILD\tDETAIL")
 	} else {
-		fmt.Fprintln(tw, "KERNEL\tSERIES\tARCH\tSTATUS\tPROBE\tTESTS\tTIME\tBUILD\tDETAIL")
+		fmt.Fprintln(tw, "KERNEL\tSERIES\tARCH\tSTATUS\tPROBE\tTESTS\tTIME\tACCEL\tBUILD\tDETAIL")
 	}
 	for _, b := range r.Boots {
 		pass := 0
@@ -241,15 +297,21 @@ func Summary(w io.Writer, r Run) {
 		if b.Reused {
 			build = "reused"
 		}
+		accel := dash(b.AccelNote())
 		if matrix {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%.1fs\t%s\t%s\n", b.SuiteName(), dash(b.Version), b.Status, probe,
-				pass, len(b.Tests), b.DurationS, build, b.Title)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d/%d\t%.1fs\t%s\t%s\t%s\n", b.SuiteName(), dash(b.Version), b.Status, probe,
+				pass, len(b.Tests), b.DurationS, accel, build, b.Title)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%.1fs\t%s\t%s\n", b.Version, b.Series, b.Arch, b.Status, probe,
-			pass, len(b.Tests), b.DurationS, build, b.Title)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d/%d\t%.1fs\t%s\t%s\t%s\n", b.Version, b.Series, b.Arch, b.Status, probe,
+			pass, len(b.Tests), b.DurationS, accel, build, b.Title)
 	}
 	tw.Flush()
+	for _, b := range r.Boots {
+		for _, a := range b.Attempts {
+			fmt.Fprintf(w, "%s: the %s attempt was retried under %s: %s (console %s)\n", b.SuiteName(), a.Accel, b.Accel, a.Why, dash(a.ConsoleLog))
+		}
+	}
 	for _, b := range r.Boots {
 		for _, t := range flatten("", b.Tests) {
 			if t.Status == string(ktap.Fail) {

@@ -8,13 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ptvmlab/ptvmlab/lab/vm"
 )
 
 func sampleRun() Run {
 	return Run{Boots: []Boot{
 		{Version: "6.12.117", Series: "none", Arch: "x86_64", Status: "passed", Title: "2 tests passed", Probe: "none",
 			Tests: []Test{{Name: "probe", Status: "pass", Directive: "level=none"}, {Name: "baseline", Status: "pass"}},
-			Build: &Build{Key: "abc", Cached: true}},
+			Build: &Build{Key: "abc", Cached: true}, Accel: "tcg", AccelWhy: "fallback: the KVM attempt silent for 30s after: x86/fpu",
+			Attempts: []vm.Attempt{{Accel: "kvm", Why: "silent for 30s after: x86/fpu", ConsoleLog: "out/x86_64/console.kvm.log"}}},
 		{Version: "6.12.117", Series: "none", Arch: "i386", Status: "failed", Title: "failed: baseline",
 			Tests:      []Test{{Name: "probe", Status: "pass"}, {Name: "baseline", Status: "fail", Diagnostic: []string{"baseline: want exit stop"}}},
 			ConsoleLog: "out/i386/console.log"},
@@ -41,6 +44,18 @@ func TestJUnit(t *testing.T) {
 	if c := got.Suites[2].Cases[0]; c.Name != "boot" || c.Error == nil || !strings.HasPrefix(c.Error.Message, "panic: ") {
 		t.Errorf("a panicked boot must be an errored case: %+v", c)
 	}
+	props := map[string]string{}
+	if p := got.Suites[0].Properties; p != nil {
+		for _, kv := range p.Props {
+			props[kv.Name] = kv.Value
+		}
+	}
+	if props["accel"] != "tcg" || props["fallback_from"] != "kvm: silent for 30s after: x86/fpu" || !strings.HasPrefix(props["accel_why"], "fallback:") {
+		t.Errorf("the boot's properties do not name its accelerator and fallback: %v", props)
+	}
+	if got.Suites[1].Properties != nil {
+		t.Errorf("a boot with no accelerator recorded has properties: %+v", got.Suites[1].Properties)
+	}
 }
 
 func TestWriteAllAndSummary(t *testing.T) {
@@ -60,7 +75,8 @@ func TestWriteAllAndSummary(t *testing.T) {
 	}
 	var sum bytes.Buffer
 	Summary(&sum, r)
-	for _, want := range []string{"x86_64  passed", "cached", "not ok baseline", "want exit stop", "console log out/i386/console.log"} {
+	for _, want := range []string{"x86_64  passed", "tcg after kvm failed  cached", "not ok baseline", "want exit stop", "console log out/i386/console.log",
+		"the kvm attempt was retried under tcg: silent for 30s after: x86/fpu (console out/x86_64/console.kvm.log)"} {
 		if !strings.Contains(sum.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum.String())
 		}

@@ -25,6 +25,20 @@ type Spec struct {
 	// port, kernels ≥ 2.6.35), "hvc" (a virtio console, seen as hvc0) or
 	// "serial" (a second 8250 UART).
 	ResultsVia string
+	// Silence is the watchdog: a machine whose console and results channel
+	// both stay silent this long is stopped as timed out. 0 is the
+	// backend's default for its accelerator; negative turns it off.
+	Silence time.Duration
+}
+
+// Attempt is a boot attempt that was abandoned and retried: a boot under
+// KVM that went silent or died before the guest answered.
+type Attempt struct {
+	Accel      string        `json:"accel"`
+	Why        string        `json:"why"` // what went wrong, one line
+	Took       time.Duration `json:"-"`   // from QEMU start to its end
+	TookS      float64       `json:"took_s"`
+	ConsoleLog string        `json:"console_log,omitempty"` // that attempt's console, kept beside the retry's
 }
 
 // Output is everything a boot produced, before any verdict.
@@ -40,6 +54,18 @@ type Output struct {
 	// results channel; zero when none came.
 	FirstResult time.Duration
 	ExitErr     error // QEMU's own exit status, when not zero
+	// Silent is the silence threshold that stopped the machine (TimedOut
+	// is then set too); zero when the watchdog did not fire.
+	Silent time.Duration
+	// LastLine is the last non-empty console line, for a silent machine's
+	// verdict.
+	LastLine string
+	// Accel is the accelerator this output was produced under: "kvm" or
+	// "tcg". AccelWhy says in a few words why it was chosen.
+	Accel, AccelWhy string
+	// Attempts are the earlier attempts of this boot that went wrong and
+	// were retried (KVM, then TCG); empty when the first attempt stood.
+	Attempts []Attempt
 }
 
 // MaxConsole bounds the console kept in memory; console.log keeps it all.
@@ -66,4 +92,35 @@ func (e *InfraError) Unwrap() error { return e.Err }
 func IsInfra(err error) bool {
 	var ie *InfraError
 	return errors.As(err, &ie)
+}
+
+// AccelMode is how a backend chooses its accelerator.
+type AccelMode string
+
+// The accelerator modes.
+const (
+	// AccelAuto uses KVM only where a probe boot under KVM reached its end,
+	// and retries under TCG a KVM boot that goes silent or dies early.
+	AccelAuto AccelMode = "auto"
+	AccelKVM  AccelMode = "kvm" // KVM or an error, never TCG
+	AccelTCG  AccelMode = "tcg" // TCG, never KVM
+)
+
+// ParseAccel reads an accelerator mode; "" is auto.
+func ParseAccel(s string) (AccelMode, error) {
+	switch AccelMode(s) {
+	case "", AccelAuto:
+		return AccelAuto, nil
+	case AccelKVM, AccelTCG:
+		return AccelMode(s), nil
+	}
+	return "", fmt.Errorf("accelerator %q is not known: choose auto, kvm or tcg", s)
+}
+
+// AccelError is an accelerator asked for (--accel kvm) that cannot be used
+// here. It stops a run: no boot could honour it.
+type AccelError struct{ Why string }
+
+func (e *AccelError) Error() string {
+	return fmt.Sprintf("--accel kvm: KVM cannot run a guest here (%s); use --accel auto or tcg", e.Why)
 }

@@ -32,6 +32,11 @@ func main() {
 	mountAll()
 	args := cmdline()
 	poweroff := args[proto.ArgHalt] == "poweroff"
+	if args[proto.ArgProbe] == proto.ProbeAccel {
+		// The host's accelerator probe: reaching this line is the proof.
+		fmt.Println(proto.MarkerProbe)
+		halt(poweroff)
+	}
 	ch, how, err := openResults(args[proto.ArgChannel])
 	if err != nil {
 		logf("no results channel: %v", err)

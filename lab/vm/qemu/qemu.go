@@ -1,7 +1,9 @@
 // Package qemu boots a kernel and initramfs in QEMU (qemu-system-x86_64 or
-// qemu-system-i386, KVM when /dev/kvm opens, TCG otherwise), with the serial
-// console piped to the host, the results on a virtio-serial socket, and QMP
-// (through go-qemu) to stop the machine.
+// qemu-system-i386), with the serial console piped to the host, the results
+// on a virtio-serial socket, QMP (through go-qemu) to stop the machine, and
+// a silence watchdog. The accelerator is chosen on purpose (accel.go): KVM
+// only where a probe boot under it reached its end, TCG otherwise, and a
+// KVM boot that goes wrong is retried under TCG.
 package qemu
 
 import (
@@ -26,27 +28,23 @@ import (
 	"github.com/digitalocean/go-qemu/qmp/raw"
 
 	"github.com/ptvmlab/ptvmlab/guesttests/proto"
+	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
 )
 
-// Backend is the QEMU vm.Backend.
+// Backend is the QEMU vm.Backend. Its zero value chooses the accelerator
+// with a probe and keeps the verdict for this process only.
 type Backend struct {
-	// KVM forces (true) or forbids (false) KVM; nil means "when /dev/kvm opens".
-	KVM *bool
+	// Accel is how the accelerator is chosen; "" is vm.AccelAuto.
+	Accel vm.AccelMode
+	// Cache keeps the KVM probe's verdict across runs ("" keeps it for
+	// this process only).
+	Cache cache.Dir
+	said  sync.Map // the accelerator lines already logged, by arch and line
 }
 
 // binaries maps a guest arch to its QEMU system emulator.
 var binaries = map[string]string{"x86_64": "qemu-system-x86_64", "i386": "qemu-system-i386"}
-
-// KVMAvailable reports whether /dev/kvm can be opened for use.
-func KVMAvailable() bool {
-	f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0)
-	if err != nil {
-		return false
-	}
-	f.Close()
-	return true
-}
 
 // paths are the host-side files of one boot.
 type paths struct {
@@ -118,30 +116,59 @@ func CrashLine(console []byte) string {
 // stopped: long enough for the rest of the oops to reach the console.
 const crashGrace = 3 * time.Second
 
-// kvmBroken is set once KVM has failed to start a machine in this process:
-// /dev/kvm can open and still be unusable (nested virtualisation that
-// rejects QEMU's MSRs, for one), and every later boot then goes to TCG.
-var kvmBroken atomic.Bool
-
 // Boot runs one machine to its end. It returns an *vm.InfraError when QEMU
-// could not be started or controlled; everything the guest did, including
-// crashing or hanging, is in the Output. When KVM was chosen by default and
-// QEMU dies before the guest prints anything, the boot is retried under TCG.
-func (b Backend) Boot(ctx context.Context, s vm.Spec) (*vm.Output, error) {
-	kvm := KVMAvailable() && !kvmBroken.Load()
-	if b.KVM != nil {
-		kvm = *b.KVM
+// could not be started or controlled, or when --accel kvm cannot be
+// honoured; everything the guest did, including crashing or hanging, is in
+// the Output. In auto mode a boot under KVM that goes silent or dies before
+// the guest answers is run again under TCG, and the Output keeps the first
+// attempt.
+func (b *Backend) Boot(ctx context.Context, s vm.Spec) (*vm.Output, error) {
+	choice, err := b.choose(ctx, s)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, &vm.InfraError{Op: "boot", Err: ctx.Err()}
+		}
+		return nil, &vm.InfraError{Op: "accel", Err: err}
 	}
-	out, err := b.boot(ctx, s, kvm)
-	if kvm && b.KVM == nil && vm.IsInfra(err) && ctx.Err() == nil && (out == nil || len(out.Console) == 0) {
-		kvmBroken.Store(true)
-		slog.Warn("KVM is unusable here; using TCG from now on", "err", err)
-		return b.boot(ctx, s, false)
+	out, err := b.boot(ctx, s, choice.Accel == "kvm")
+	if out != nil {
+		out.Accel, out.AccelWhy = choice.Accel, choice.Why
+	}
+	if choice.Accel != "kvm" || b.mode() != vm.AccelAuto || ctx.Err() != nil {
+		return out, err
+	}
+	why, retry := wentWrong(out, err)
+	if !retry {
+		return out, err
+	}
+	first := vm.Attempt{Accel: "kvm", Why: why}
+	if out != nil {
+		first.Took, first.TookS = out.Took, out.Took.Seconds()
+		kept := filepath.Join(s.Dir, "console.kvm.log")
+		if os.Rename(filepath.Join(s.Dir, "console.log"), kept) == nil {
+			first.ConsoleLog = kept
+		}
+	}
+	slog.Warn("boot under KVM went wrong; retrying under TCG", "arch", s.Arch, "why", why)
+	out, err = b.boot(ctx, s, false)
+	if out != nil {
+		out.Accel, out.AccelWhy = "tcg", "fallback: the KVM attempt "+why
+		out.Attempts = append(out.Attempts, first)
+		if _, again := wentWrong(out, err); !again {
+			b.distrustKVM(choice.key, why)
+		}
 	}
 	return out, err
 }
 
-func (b Backend) boot(ctx context.Context, s vm.Spec, kvm bool) (*vm.Output, error) {
+func (b *Backend) mode() vm.AccelMode {
+	if b.Accel == "" {
+		return vm.AccelAuto
+	}
+	return b.Accel
+}
+
+func (b *Backend) boot(ctx context.Context, s vm.Spec, kvm bool) (*vm.Output, error) {
 	sock, err := os.MkdirTemp("", "ptvmlab-vm-") // unix socket paths must stay short
 	if err != nil {
 		return nil, &vm.InfraError{Op: "socket dir", Err: err}
@@ -167,27 +194,57 @@ func (b Backend) boot(ctx context.Context, s vm.Spec, kvm bool) (*vm.Output, err
 	if timeout == 0 {
 		timeout = 2 * time.Minute
 	}
+	silence := s.Silence
+	if silence == 0 {
+		silence = DefaultSilenceTCG
+		if kvm {
+			silence = DefaultSilenceKVM
+		}
+	}
 	cmd := exec.Command(bin, args...)
+	if w := os.Getenv(KVMWrapperEnv); kvm && w != "" {
+		cmd = exec.Command(w, append([]string{bin}, args...)...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	stdout, err := cmd.StdoutPipe()
+	// An os.Pipe of our own, not cmd.StdoutPipe: Wait closes that one as
+	// soon as QEMU exits, and the console's last lines (a probe's end
+	// marker, a panic's tail) could be lost before they were read. Ours
+	// reads to EOF, which comes when QEMU and its process group are gone.
+	stdout, stdoutW, err := os.Pipe()
 	if err != nil {
 		return nil, &vm.InfraError{Op: "pipe", Err: err}
 	}
+	defer stdout.Close()
+	cmd.Stdout = stdoutW
 	consoleFile, err := os.Create(filepath.Join(s.Dir, "console.log"))
 	if err != nil {
+		stdoutW.Close()
 		return nil, &vm.InfraError{Op: "console.log", Err: err}
 	}
 	defer consoleFile.Close()
 
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	stdoutW.Close() // QEMU holds the write end now
+	if err != nil {
 		return nil, &vm.InfraError{Op: "start " + bin, Err: fmt.Errorf("%w (install it with: apt-get install qemu-system-x86)", err)}
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	// exited is closed when QEMU has ended, and waitErr then holds its
+	// status: a close reaches every goroutine that waits for it (the
+	// results reader, the QMP dialer, the main loop), where a value sent
+	// once reaches only one.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	kill := func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+
+	// last is when the machine last made a byte on either channel, for
+	// the silence watchdog.
+	var last atomic.Int64
+	last.Store(start.UnixNano())
+	touch := func() { last.Store(time.Now().UnixNano()) }
 
 	crashed := make(chan string, 1)
 	var console consoleBuf
@@ -195,50 +252,81 @@ func (b Backend) boot(ctx context.Context, s vm.Spec, kvm bool) (*vm.Output, err
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		console.copy(io.MultiWriter(consoleFile), stdout, crashed)
+		console.copy(io.MultiWriter(consoleFile), activityReader{stdout, touch}, crashed)
 	}()
 
-	res := &resultsReader{}
+	res := &resultsReader{touch: touch}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		res.read(p.results, start, exited)
 	}()
 
-	mon := dialQMP(p.qmp, exited)
+	// QMP is dialled beside the main loop, so that the watchdog and the
+	// deadline run from the start even while QEMU is slow to answer.
+	monc := make(chan *qmp.SocketMonitor, 1)
+	go func() { monc <- dialQMP(p.qmp, exited) }()
+	var mon *qmp.SocketMonitor
+	monDone := false
+	qmpMon := func() *qmp.SocketMonitor {
+		if !monDone {
+			mon, monDone = <-monc, true
+		}
+		return mon
+	}
 
 	var crashTimer <-chan time.Time
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
+	var watchdog <-chan time.Time
+	if silence > 0 {
+		tick := time.NewTicker(min(silence/4, time.Second))
+		defer tick.Stop()
+		watchdog = tick.C
+	}
 	var exitErr error
 wait:
 	for {
 		select {
-		case exitErr = <-exited:
+		case <-exited:
+			exitErr = waitErr
 			break wait
+		case <-watchdog:
+			if quiet := time.Since(time.Unix(0, last.Load())); quiet >= silence {
+				// The threshold, not the quiet time measured at this tick
+				// (up to a tick more): the verdict's words stay the same
+				// from run to run.
+				out.TimedOut, out.Silent = true, silence
+				stop(qmpMon(), kill, exited, &exitErr)
+				break wait
+			}
 		case line := <-crashed:
 			out.Crashed = line
 			crashTimer = time.After(crashGrace)
 		case <-crashTimer:
-			stop(mon, kill, exited, &exitErr)
+			stop(qmpMon(), kill, exited, &exitErr)
 			break wait
 		case <-deadline.C:
 			out.TimedOut = true
-			stop(mon, kill, exited, &exitErr)
+			stop(qmpMon(), kill, exited, &exitErr)
 			break wait
 		case <-ctx.Done():
 			kill()
 			<-exited
+			if m := qmpMon(); m != nil {
+				_ = m.Disconnect()
+			}
 			wg.Wait()
 			return nil, &vm.InfraError{Op: "boot", Err: ctx.Err()}
 		}
 	}
 	out.Took = time.Since(start)
-	if mon != nil {
-		_ = mon.Disconnect()
+	if m := qmpMon(); m != nil {
+		_ = m.Disconnect()
 	}
 	wg.Wait()
 	out.Console = console.bytes()
+	out.LastLine = LastLine(out.Console)
 	if out.Crashed == "" {
 		out.Crashed = CrashLine(out.Console)
 	}
@@ -257,12 +345,17 @@ wait:
 }
 
 // stop ends a machine: QMP quit first, SIGKILL if it lingers.
-func stop(mon *qmp.SocketMonitor, kill func(), exited <-chan error, exitErr *error) {
-	if mon != nil {
-		// After the guest already ended QEMU, quit fails with a broken pipe:
-		// that is fine, the process is gone either way.
-		_ = raw.NewMonitor(mon).Quit()
+func stop(mon *qmp.SocketMonitor, kill func(), exited <-chan struct{}, exitErr *error) {
+	if mon == nil {
+		// No QMP to ask: nothing would make QEMU end by itself.
+		kill()
+		<-exited
+		*exitErr = nil
+		return
 	}
+	// After the guest already ended QEMU, quit fails with a broken pipe:
+	// that is fine, the process is gone either way.
+	_ = raw.NewMonitor(mon).Quit()
 	select {
 	case <-exited:
 	case <-time.After(3 * time.Second):
@@ -275,11 +368,10 @@ func stop(mon *qmp.SocketMonitor, kill func(), exited <-chan error, exitErr *err
 // dialQMP connects to QEMU's QMP socket, retrying while QEMU starts. It
 // returns nil when QEMU exited first or QMP never answered: the machine can
 // still be killed.
-func dialQMP(path string, exited chan error) *qmp.SocketMonitor {
+func dialQMP(path string, exited <-chan struct{}) *qmp.SocketMonitor {
 	for i := 0; i < 100; i++ {
 		select {
-		case err := <-exited:
-			exited <- err // leave it for the main loop
+		case <-exited:
 			return nil
 		default:
 		}
@@ -303,9 +395,10 @@ func dialQMP(path string, exited chan error) *qmp.SocketMonitor {
 type resultsReader struct {
 	data  []byte
 	first time.Duration
+	touch func() // called on every byte that comes
 }
 
-func (r *resultsReader) read(path string, start time.Time, exited chan error) {
+func (r *resultsReader) read(path string, start time.Time, exited <-chan struct{}) {
 	var conn net.Conn
 	for conn == nil {
 		c, err := net.Dial("unix", path)
@@ -314,8 +407,7 @@ func (r *resultsReader) read(path string, start time.Time, exited chan error) {
 			break
 		}
 		select {
-		case err := <-exited:
-			exited <- err
+		case <-exited:
 			return
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -325,6 +417,7 @@ func (r *resultsReader) read(path string, start time.Time, exited chan error) {
 	for {
 		n, err := conn.Read(buf)
 		if n > 0 {
+			r.touch()
 			if r.first == 0 {
 				r.first = time.Since(start)
 			}
@@ -374,7 +467,7 @@ func (c *consoleBuf) bytes() []byte {
 	return append([]byte(nil), c.buf...)
 }
 
-var _ vm.Backend = Backend{}
+var _ vm.Backend = (*Backend)(nil)
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)
@@ -382,4 +475,30 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// activityReader calls touch whenever bytes come through: a console that
+// prints half a line is not silent.
+type activityReader struct {
+	r     io.Reader
+	touch func()
+}
+
+func (a activityReader) Read(p []byte) (int, error) {
+	n, err := a.r.Read(p)
+	if n > 0 {
+		a.touch()
+	}
+	return n, err
+}
+
+// LastLine returns the last console line with something on it, trimmed.
+func LastLine(console []byte) string {
+	lines := bytes.Split(bytes.TrimRight(console, "\r\n\t "), []byte("\n"))
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(string(lines[i])); l != "" {
+			return l
+		}
+	}
+	return ""
 }

@@ -79,7 +79,7 @@ func TestBootWithoutQEMU(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644)
 	}
 	t.Setenv("PATH", dir)
-	_, err := Backend{}.Boot(context.Background(), vm.Spec{Arch: "x86_64", Kernel: filepath.Join(dir, "bzImage"),
+	_, err := (&Backend{}).Boot(context.Background(), vm.Spec{Arch: "x86_64", Kernel: filepath.Join(dir, "bzImage"),
 		Initrd: filepath.Join(dir, "initrd"), Dir: filepath.Join(dir, "out"), Timeout: 10 * time.Second})
 	if !vm.IsInfra(err) || !strings.Contains(err.Error(), "apt-get install qemu-system-x86") {
 		t.Fatalf("want an infrastructure error with an install hint, got %v", err)
@@ -97,7 +97,7 @@ func TestBootBadKernel(t *testing.T) {
 	for _, f := range []string{"bzImage", "initrd"} {
 		os.WriteFile(filepath.Join(dir, f), []byte("not a kernel"), 0o644)
 	}
-	out, err := Backend{}.Boot(context.Background(), vm.Spec{Arch: "x86_64", Kernel: filepath.Join(dir, "bzImage"),
+	out, err := (&Backend{}).Boot(context.Background(), vm.Spec{Arch: "x86_64", Kernel: filepath.Join(dir, "bzImage"),
 		Initrd: filepath.Join(dir, "initrd"), Dir: filepath.Join(dir, "out"), Timeout: 30 * time.Second})
 	if !vm.IsInfra(err) {
 		t.Fatalf("want an infrastructure error, got %v (output %+v)", err, out)
