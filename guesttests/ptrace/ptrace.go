@@ -336,3 +336,15 @@ func (t *Tracee) PokeNr(nr int64) error {
 	_, err := Raw(unix.PTRACE_POKEUSR, t.Pid, offNr, uintptr(nr))
 	return err
 }
+
+// Reaped is for a tracer that waited for the tracee's end itself (with
+// wait4 on several tracees): it records how the tracee ended and returns
+// what it printed.
+func (t *Tracee) Reaped(st unix.WaitStatus) string {
+	t.exited, t.status = true, st
+	out := make([]byte, 4096)
+	n, _ := t.out.Read(out)
+	t.out.Close()
+	_ = t.cmd.Wait()
+	return string(out[:max(n, 0)])
+}

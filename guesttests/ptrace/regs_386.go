@@ -41,3 +41,6 @@ const (
 )
 
 func uintptrOf(p *byte) uintptr { return uintptr(unsafe.Pointer(p)) }
+
+// PC is the instruction pointer.
+func (r Regs) PC() uintptr { return uintptr(uint32(r.Eip)) }

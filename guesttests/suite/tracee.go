@@ -89,6 +89,8 @@ func RunTracee(args []string) {
 			fmt.Fprintln(os.Stderr, "tracee: seccomp:", err)
 			os.Exit(3)
 		}
+	case ScenarioCloneThread:
+		runCloneThread(arg)
 	case ScenarioLoop:
 		n, err := strconv.Atoi(arg)
 		if err != nil {

@@ -26,7 +26,7 @@ import (
 // PTRACE_GET_SYSCALL_INFO, and a call a KILL filter rolls back looks like
 // an entry stop to the -ENOSYS heuristic.
 var umlTests = []string{"probe", "baseline", "skipexit", "skipcall", "skipcall_poked", "unknown_bits",
-	"tags_dont_stick", "cont_and_singlestep", "signals", "restart", "detach", "uml_sysptvm", "sysemu_refused"}
+	"tags_dont_stick", "cont_and_singlestep", "signals", "restart", "detach", "singlestep_syscall", "uml_sysptvm", "sysemu_refused", "uml_escape"}
 
 // umlBoot is one set of UML boot flags, the matrix's "UML boot flags".
 type umlBoot struct {
@@ -95,7 +95,23 @@ func testUML(t *T) {
 			case b.name == "nosysptvm":
 				want = "OK (disabled)"
 			}
+			// The host side of uml_escape's oracle: a directory only UML's
+			// host has, which must still be empty when UML is done.
+			if err := os.RemoveAll(EscapeHostDir); err != nil {
+				t.Fatalf("%v", err)
+			}
+			if err := os.Mkdir(EscapeHostDir, 0o777); err != nil {
+				t.Fatalf("%v", err)
+			}
 			out, err := runUML(t, "UML", b.flags, patched)
+			if ents, _ := os.ReadDir(EscapeHostDir); len(ents) > 0 {
+				var names []string
+				for _, e := range ents {
+					names = append(names, e.Name())
+				}
+				t.Errorf("guest-to-host escape: UML's host process created %s/{%s}, a path only the host has, for a UML process",
+					EscapeHostDir, strings.Join(names, ","))
+			}
 			got := probeVerdict(out)
 			if got != want {
 				t.Errorf("start-up probe line says %q, want %q", got, want)

@@ -1,0 +1,19 @@
+//go:build !amd64
+
+package suite
+
+import (
+	"fmt"
+	"os"
+)
+
+// runCloneThread needs the raw clone of clone_amd64.s.
+func runCloneThread(string) {
+	fmt.Fprintln(os.Stderr, "tracee: the clonethread scenario is amd64 only")
+	os.Exit(3)
+}
+
+// testUMLEscape: UML rides in x86_64 guests only.
+func testUMLEscape(t *T) {
+	t.Skipf("the raw-clone tracee is amd64 only; this is a %s build", goarch)
+}
