@@ -350,6 +350,18 @@ func testUMLSysptvm(t *T) {
 			t.Errorf("wrote %s to /proc/sysptvm, it reads %q", v, got)
 		}
 	}
+	// Anything but 0 or 1 (a trailing newline allowed) is refused with
+	// EINVAL and changes nothing: "10" and "1junk" were taken as 1 by
+	// v1 (the v2 review's minor points).
+	for _, bad := range []string{"10", "1junk", "2", "y", "-1", " 1"} {
+		err := os.WriteFile("/proc/sysptvm", []byte(bad), 0)
+		if !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("writing %q to /proc/sysptvm: %v, want EINVAL", bad, err)
+		}
+		if got, _ := os.ReadFile("/proc/sysptvm"); strings.TrimSpace(string(got)) != "1" {
+			t.Errorf("writing %q to /proc/sysptvm changed it to %q", bad, got)
+		}
+	}
 	// Toggle under load: every getpid() must still return the pid.
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
@@ -378,7 +390,7 @@ func testUMLSysptvm(t *T) {
 		t.Errorf("%d of 20000 getpid() calls returned a wrong pid while /proc/sysptvm toggled", bad)
 	}
 	os.WriteFile("/proc/sysptvm", []byte(want), 0)
-	t.Result("read " + want + " at boot; 0/1 writes and toggling under load work")
+	t.Result("read " + want + " at boot; 0/1 writes, refusals of anything else, and toggling under load work")
 }
 
 // testSysemuRefused (inside UML): UML refuses PTRACE_SYSEMU to its own
