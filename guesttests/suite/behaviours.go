@@ -147,6 +147,19 @@ func testContAndStep(t *T) {
 		}
 		checkB(t, finish(t, tr))
 	})
+	// Tags act only on the syscall-entry stop they end (the v2 review's
+	// M3): at an exit stop the call has run, and the tags given there do
+	// nothing to it or to the next call, as addr did nothing before.
+	t.Run("from_exit_stop", func(t *T) {
+		tr := startAtA(t, ScenarioBasic)
+		defer tr.Kill()
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.A)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0), entry, abi.B)
+		expect(t, tr, resume(t, tr, ptrace.Syscall, 0, 0), exit, abi.B)
+		if r := finish(t, tr); r.AErr != 0 || r.A != r.Pid || r.BErr != 0 || r.B < 3 {
+			t.Errorf("A and B must run: tags given at an exit stop do nothing; %+v", r)
+		}
+	})
 	t.Run("from_signal_stop", func(t *T) {
 		tr := start(t, ScenarioBasic) // at the SIGSTOP stop
 		defer tr.Kill()
