@@ -244,11 +244,7 @@ func (t *Tracee) Finish() (string, unix.WaitStatus, error) {
 			sig = int(st.StopSignal())
 		}
 	}
-	out := make([]byte, 4096)
-	n, _ := t.out.Read(out)
-	t.out.Close()
-	_ = t.cmd.Wait()
-	return string(out[:max(n, 0)]), t.status, nil
+	return t.Reaped(t.status), t.status, nil
 }
 
 // Detach lets the tracee go (PTRACE_DETACH, no signal), waits for it to
@@ -270,12 +266,7 @@ func (t *Tracee) Detach() (string, unix.WaitStatus, error) {
 			break
 		}
 	}
-	t.exited, t.status = true, st
-	out := make([]byte, 4096)
-	n, _ := t.out.Read(out)
-	t.out.Close()
-	_ = t.cmd.Wait()
-	return string(out[:max(n, 0)]), st, nil
+	return t.Reaped(st), st, nil
 }
 
 // Kill ends the tracee and reaps it.
@@ -337,8 +328,8 @@ func (t *Tracee) PokeNr(nr int64) error {
 	return err
 }
 
-// Reaped is for a tracer that waited for the tracee's end itself (with
-// wait4 on several tracees): it records how the tracee ended and returns
+// Reaped records that the tracee ended as st (waited for by Finish,
+// Detach, or a tracer that waits on several tracees itself) and returns
 // what it printed.
 func (t *Tracee) Reaped(st unix.WaitStatus) string {
 	t.exited, t.status = true, st

@@ -370,24 +370,14 @@ func reuse(c cache.Dir, key, out string) (report.Boot, bool) {
 	if json.Unmarshal(b, &rec) != nil || os.MkdirAll(out, 0o755) != nil {
 		return report.Boot{}, false
 	}
-	files := []struct {
-		name string
-		dst  *string
-	}{{"console.log", &rec.ConsoleLog}, {"results.raw", &rec.ResultsRaw}}
-	for i := range rec.Attempts {
-		files = append(files, struct {
-			name string
-			dst  *string
-		}{attemptLog(i), &rec.Attempts[i].ConsoleLog})
-	}
-	for _, f := range files {
-		if *f.dst == "" {
+	for _, f := range keptFiles(&rec) {
+		if *f.path == "" {
 			continue
 		}
 		if cache.CopyFile(filepath.Join(dir, f.name), filepath.Join(out, f.name)) != nil {
 			return report.Boot{}, false
 		}
-		*f.dst = filepath.Join(out, f.name)
+		*f.path = filepath.Join(out, f.name)
 	}
 	rec.Reused = true
 	return rec, true
@@ -397,15 +387,11 @@ func reuse(c cache.Dir, key, out string) (report.Boot, bool) {
 // rerun, so it is logged, not returned.
 func keep(c cache.Dir, key string, rec report.Boot) {
 	_, err := c.Fill("results", key, func(tmp string) error {
-		files := []struct{ name, src string }{{"console.log", rec.ConsoleLog}, {"results.raw", rec.ResultsRaw}}
-		for i, a := range rec.Attempts {
-			files = append(files, struct{ name, src string }{attemptLog(i), a.ConsoleLog})
-		}
-		for _, f := range files {
-			if f.src == "" {
+		for _, f := range keptFiles(&rec) {
+			if *f.path == "" {
 				continue
 			}
-			if err := cache.CopyFile(f.src, filepath.Join(tmp, f.name)); err != nil {
+			if err := cache.CopyFile(*f.path, filepath.Join(tmp, f.name)); err != nil {
 				return err
 			}
 		}
@@ -420,9 +406,22 @@ func keep(c cache.Dir, key string, rec report.Boot) {
 	}
 }
 
-// attemptLog names the console log of a boot's i-th retried attempt in a
-// kept record.
-func attemptLog(i int) string { return fmt.Sprintf("console.attempt%d.log", i+1) }
+// keptFile is a log a kept record carries: its name in the cache entry
+// and the record's field that holds its path.
+type keptFile struct {
+	name string
+	path *string
+}
+
+// keptFiles lists rec's logs: the console, the KTAP and the console of
+// each retried attempt.
+func keptFiles(rec *report.Boot) []keptFile {
+	files := []keptFile{{"console.log", &rec.ConsoleLog}, {"results.raw", &rec.ResultsRaw}}
+	for i := range rec.Attempts {
+		files = append(files, keptFile{fmt.Sprintf("console.attempt%d.log", i+1), &rec.Attempts[i].ConsoleLog})
+	}
+	return files
+}
 
 // fileDigest is "sha256:HEX" of the file at path, or "" when it cannot be
 // read.

@@ -166,10 +166,7 @@ var (
 // choose picks the accelerator for s under mode, probing KVM when the
 // host has not been probed yet.
 func (b *Backend) choose(ctx context.Context, s vm.Spec) (Choice, error) {
-	mode := b.Accel
-	if mode == "" {
-		mode = vm.AccelAuto
-	}
+	mode := b.mode()
 	if mode == vm.AccelTCG {
 		c := Choice{Accel: "tcg", Why: "asked for"}
 		b.say(s.Arch, c)
@@ -239,21 +236,22 @@ func (b *Backend) verdict(ctx context.Context, key string, h hostFacts, s vm.Spe
 			slog.Debug("accel: verdict kept from "+v.ProbedAt.Format(time.DateTime), "arch", s.Arch, "host", v.Host)
 			return v, nil
 		}
-		v, err := b.probe(ctx, s, true)
+		ok, why, err := b.probe(ctx, s, true)
 		if err != nil {
 			return Verdict{}, err
 		}
-		v.Key, v.Host, v.ProbedAt, v.Kernel = key, h.String(), time.Now().UTC().Truncate(time.Second), s.Kernel
-		if !v.KVM {
+		v := Verdict{Key: key, KVM: ok, Reason: "kvm probe: " + why, Host: h.String(),
+			ProbedAt: time.Now().UTC().Truncate(time.Second), Kernel: s.Kernel}
+		if !ok {
 			// Blame KVM only if the same boot reaches its end under TCG:
 			// a kernel or initramfs that cannot boot at all says nothing
 			// about the host, and such a verdict is not kept.
-			control, err := b.probe(ctx, s, false)
+			tcgOK, tcgWhy, err := b.probe(ctx, s, false)
 			if err != nil {
 				return Verdict{}, err
 			}
-			if !control.KVM {
-				v.Reason += "; the same boot failed under TCG too (" + strings.TrimPrefix(control.Reason, "probe: ") + "), so KVM is not blamed and nothing is kept"
+			if !tcgOK {
+				v.Reason += "; the same boot failed under TCG too (" + tcgWhy + "), so KVM is not blamed and nothing is kept"
 				return v, nil
 			}
 		}
@@ -332,28 +330,26 @@ func (b *Backend) distrustKVM(key, why string) {
 
 // probe boots s's kernel under KVM (or, as a control, TCG) with an init
 // that powers off at once, and says whether it reached that end within
-// ProbeDeadline. The verdict's KVM field then means "reached its end".
-func (b *Backend) probe(ctx context.Context, s vm.Spec, kvm bool) (Verdict, error) {
+// its deadline, and why not.
+func (b *Backend) probe(ctx context.Context, s vm.Spec, kvm bool) (bool, string, error) {
 	dir, err := os.MkdirTemp("", "ptvmlab-accel-probe-")
 	if err != nil {
-		return Verdict{}, &vm.InfraError{Op: "accel probe", Err: err}
+		return false, "", &vm.InfraError{Op: "accel probe", Err: err}
 	}
 	defer os.RemoveAll(dir)
 	ps := s
 	ps.Cmdline = append(append([]string(nil), s.Cmdline...), proto.ArgProbe+"="+proto.ProbeAccel)
 	ps.Timeout, ps.Silence, ps.Dir = ProbeDeadline, probeSilence, dir
-	name := "kvm probe"
 	if !kvm {
-		name = "probe"
 		ps.Timeout *= 3 // TCG is slower; this is a control, not a race
 	}
-	slog.Info("accel: "+name+": a short boot with a known end", "arch", s.Arch, "deadline", ps.Timeout)
+	slog.Info("accel: a short boot with a known end", "arch", s.Arch, "kvm", kvm, "deadline", ps.Timeout)
 	out, err := b.boot(ctx, ps, kvm)
 	if ctx.Err() != nil {
-		return Verdict{}, &vm.InfraError{Op: "accel probe", Err: ctx.Err()}
+		return false, "", &vm.InfraError{Op: "accel probe", Err: ctx.Err()}
 	}
 	ok, why := judgeProbe(out, err)
-	return Verdict{KVM: ok, Reason: name + ": " + why}, nil
+	return ok, why, nil
 }
 
 // judgeProbe decides whether a probe boot reached its end, and says why in

@@ -266,14 +266,7 @@ func (b *Backend) boot(ctx context.Context, s vm.Spec, kvm bool) (*vm.Output, er
 	// deadline run from the start even while QEMU is slow to answer.
 	monc := make(chan *qmp.SocketMonitor, 1)
 	go func() { monc <- dialQMP(p.qmp, exited) }()
-	var mon *qmp.SocketMonitor
-	monDone := false
-	qmpMon := func() *qmp.SocketMonitor {
-		if !monDone {
-			mon, monDone = <-monc, true
-		}
-		return mon
-	}
+	qmpMon := sync.OnceValue(func() *qmp.SocketMonitor { return <-monc })
 
 	var crashTimer <-chan time.Time
 	deadline := time.NewTimer(timeout)
