@@ -10,14 +10,18 @@ GO      ?= go
 BIN     := bin/ptvmlab
 E2E_TIMEOUT ?= 80m
 
+# clang and binutils-aarch64-linux-gnu are for `ptvmlab crossbuild` (arm64): every Debian 12
+# cross gcc (gcc-aarch64-linux-gnu, ...) Conflicts with gcc-multilib, so none can be listed here.
 APT_PACKAGES := qemu-system-x86 linux-source-6.12 build-essential flex bison bc \
-	libelf-dev libssl-dev ccache cpio xz-utils git patch gcc-multilib linux-source-6.1 chromium
+	libelf-dev libssl-dev ccache cpio xz-utils git patch gcc-multilib linux-source-6.1 chromium \
+	clang binutils-aarch64-linux-gnu libcap-dev libcap-dev:i386
 
 .PHONY: all setup build run test lint unit e2e bench fuzz clean
 
 all: build
 
 setup:
+	dpkg --add-architecture i386   # libcap-dev:i386: seccomp_bpf's static 32-bit build
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES)
 

@@ -54,7 +54,7 @@ func TestSuiteOnHost(t *testing.T) {
 			t.Parallel()
 			var stdout bytes.Buffer
 			// uml needs the guest image's UML kernel: it runs in the lab's boots.
-			tests := "probe,baseline,skipexit,skipcall,skipcall_poked,unknown_bits,tags_dont_stick,cont_and_singlestep,signals,restart,detach,sysemu,seccomp,ia32"
+			tests := "probe,baseline,skipexit,skipcall,skipcall_poked,unknown_bits,tags_dont_stick,cont_and_singlestep,signals,restart,detach,sysemu,seccomp,event_stops,syscall_info_op,mixed_stops,ia32"
 			// A hung tracer is a failure with its partial KTAP, not a hung test.
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()

@@ -78,7 +78,7 @@ func TestE2EMatrix(t *testing.T) {
 			t.Errorf("%s: console log %q not under the output", b.Cell, b.ConsoleLog)
 		}
 	}
-	for _, f := range []string{"results.json", "junit.xml", "summary.md", "index.html", "cells/6.12/auto/x86_64/default/console.log", "cells/6.12/none/i386/-/results.raw"} {
+	for _, f := range []string{"results.json", "junit.xml", "summary.md", "index.html", "cells/6.12/auto/x86_64/default/console.log", "cells/6.12/none/i386/default/results.raw"} {
 		if _, err := os.Stat(filepath.Join(single, f)); err != nil {
 			t.Errorf("report missing: %v", err)
 		}

@@ -6,12 +6,56 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
-// TestE2EPatchesCheck: both eras' series are checkpatch --strict clean with
-// their own tree's checkpatch.pl.
+// testPoster signs the mails the tests export and check: CI machines have
+// no git identity.
+const testPoster = "ptvmlab tests <tests@ptvmlab.invalid>"
+
+// seriesDir is the repo's series for era, or $PTVMLAB_E2E_PATCHES/era:
+// a copy to test against while patches/ is being edited.
+func seriesDir(t *testing.T, era string) string {
+	t.Helper()
+	root := "../../patches"
+	if d := os.Getenv("PTVMLAB_E2E_PATCHES"); d != "" {
+		root = d
+	}
+	dir, err := filepath.Abs(filepath.Join(root, era))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// withoutGitIdentity runs the rest of the test as on a CI machine: in a
+// directory outside any repository, with no global or system git config.
+func withoutGitIdentity(t *testing.T) {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PTVMLAB_ROOT", root) // the working directory no longer finds it
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("GIT_CONFIG_GLOBAL", os.DevNull)
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	t.Setenv("GIT_CEILING_DIRECTORIES", filepath.Dir(dir))
+}
+
+// acceptedOriginallyBy is what check prints for a patch whose only
+// checkpatch message is the accepted Originally-by: tag.
+const acceptedOriginallyBy = "0 errors, 0 warnings, 0 checks (1 accepted: BAD_SIGN_OFF Originally-by, mainline tag checkpatch does not know)"
+
+// TestE2EPatchesCheck: both eras' series, as they would be posted, are
+// checkpatch --strict clean with their own tree's checkpatch.pl, but for
+// the Originally-by: tag, accepted and counted apart: signed off by
+// --signoff, and with no identity at all by the placeholder, saying so.
 func TestE2EPatchesCheck(t *testing.T) {
 	needDebianTree(t)
 	for _, era := range []string{"6.12", "6.1"} {
@@ -19,16 +63,52 @@ func TestE2EPatchesCheck(t *testing.T) {
 			if _, err := os.Stat("/usr/src/linux-source-" + era + ".tar.xz"); err != nil {
 				t.Skipf("linux-source-%s not installed (apt-get install linux-source-%s)", era, era)
 			}
-			code, stdout, _ := ptvmlab(t, "patches", "check", "--kernel", "debian:"+era, "--series", "../../patches/"+era)
-			if code != 0 || strings.Count(stdout, ": clean") != 2 {
-				t.Fatalf("checkpatch: exit %d\n%s", code, stdout)
+			series := seriesDir(t, era)
+			code, stdout, _ := ptvmlab(t, "patches", "check", "--kernel", "debian:"+era, "--series", series, "--signoff", testPoster)
+			if code != 0 || strings.Count(stdout, ": clean") != 2 || strings.Count(stdout, acceptedOriginallyBy) != 2 ||
+				!strings.Contains(stdout, "checking the mails as "+testPoster+" posts them (from --signoff)") {
+				t.Fatalf("checkpatch with --signoff: exit %d\n%s", code, stdout)
+			}
+			withoutGitIdentity(t)
+			code, stdout, _ = ptvmlab(t, "patches", "check", "--kernel", "debian:"+era, "--series", series)
+			if code != 0 || strings.Count(stdout, ": clean") != 2 ||
+				!strings.Contains(stdout, "no --signoff and no git config user.name/user.email: checking the mails signed off by the placeholder ptvmlab check <check@ptvmlab.invalid>\n") {
+				t.Fatalf("checkpatch with no identity: exit %d\n%s", code, stdout)
 			}
 		})
 	}
 }
 
-// TestE2EPatchesExport: exporting the series twice gives the same bytes, and
-// the same bytes as the committed series (it is a fixed point).
+// TestE2EPatchesCheckPolicy: the accepted exception is that one tag: a
+// Foo-by: trailer next to Originally-by: is still a warning, and fails.
+func TestE2EPatchesCheckPolicy(t *testing.T) {
+	needDebianTree(t)
+	series := t.TempDir()
+	files, _ := filepath.Glob(filepath.Join(seriesDir(t, "6.12"), "*"))
+	for _, f := range files {
+		b, _ := os.ReadFile(f)
+		if strings.HasPrefix(filepath.Base(f), "0001-") {
+			if !bytes.Contains(b, []byte("\nOriginally-by: ")) {
+				t.Fatalf("%s has no Originally-by: trailer", filepath.Base(f))
+			}
+			b = bytes.Replace(b, []byte("\nOriginally-by: "), []byte("\nFoo-by: Someone Else <someone@ptvmlab.invalid>\nOriginally-by: "), 1)
+		}
+		os.WriteFile(filepath.Join(series, filepath.Base(f)), b, 0o644)
+	}
+	code, stdout, _ := ptvmlab(t, "patches", "check", "--kernel", "debian:6.12", "--series", series, "--signoff", testPoster)
+	want := "0 errors, 1 warnings, 0 checks (1 accepted: BAD_SIGN_OFF Originally-by, mainline tag checkpatch does not know)"
+	if code != 1 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "WARNING: Non-standard signature: Foo-by:") ||
+		strings.Count(stdout, "NOT CLEAN") != 1 || strings.Count(stdout, ": clean") != 1 {
+		t.Fatalf("exit %d, want 1 with %q and the Foo-by: warning\n%s", code, want, stdout)
+	}
+}
+
+// TestE2EPatchesExport: exporting the series in the stored form
+// (--no-signoff) twice gives the same bytes, and the same bytes as the
+// committed series (it is a fixed point). Exporting it as a poster, twice,
+// gives the same bytes too; every mail is From the poster, every patch
+// ends in the poster's Signed-off-by below its Originally-by:, the cover
+// letter carries none, and the mails are otherwise the stored ones.
 func TestE2EPatchesExport(t *testing.T) {
 	needDebianTree(t)
 	for _, era := range []string{"6.12", "6.1"} {
@@ -36,15 +116,73 @@ func TestE2EPatchesExport(t *testing.T) {
 			if _, err := os.Stat("/usr/src/linux-source-" + era + ".tar.xz"); err != nil {
 				t.Skipf("linux-source-%s not installed (apt-get install linux-source-%s)", era, era)
 			}
-			committed := "../../patches/" + era
+			committed := seriesDir(t, era)
 			a, b := t.TempDir(), t.TempDir()
 			for _, out := range []string{a, b} {
-				if code, _, _ := ptvmlab(t, "patches", "export", "--kernel", "debian:"+era, "--series", committed, "--out", out); code != 0 {
+				if code, _, _ := ptvmlab(t, "patches", "export", "--kernel", "debian:"+era, "--series", committed, "--no-signoff", "--out", out); code != 0 {
 					t.Fatalf("export: exit %d", code)
 				}
 			}
 			sameAsCommitted(t, committed, a, b)
+
+			c, d := t.TempDir(), t.TempDir()
+			for _, out := range []string{c, d} {
+				if code, _, _ := ptvmlab(t, "patches", "export", "--kernel", "debian:"+era, "--series", committed, "--signoff", testPoster, "--out", out); code != 0 {
+					t.Fatalf("export --signoff: exit %d", code)
+				}
+			}
+			sameAsCommitted(t, c, d)
+			signedAsStored(t, committed, c, testPoster)
 		})
+	}
+}
+
+// shortlogAuthor is the cover letter's "ptvmlab developers (2):" line.
+var shortlogAuthor = regexp.MustCompile(`^\S.* \(\d+\):$`)
+
+// signedAsStored checks that each mail in signed is the stored mail From
+// who, with "Signed-off-by: who" as the last trailer of each patch and
+// nowhere in the cover letter: nothing else changed.
+func signedAsStored(t *testing.T, stored, signed, who string) {
+	t.Helper()
+	sob := "Signed-off-by: " + who
+	mails, _ := filepath.Glob(filepath.Join(stored, "*.patch"))
+	if len(mails) < 2 {
+		t.Fatalf("%d mails in %s", len(mails), stored)
+	}
+	for _, f := range mails {
+		name := filepath.Base(f)
+		want, _ := os.ReadFile(f)
+		got, err := os.ReadFile(filepath.Join(signed, name))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		g, w := strings.Split(string(got), "\n"), strings.Split(string(want), "\n")
+		if len(g) < 2 || g[1] != "From: "+who {
+			t.Errorf("%s: second line %q, want From: %s", name, g[min(1, len(g)-1)], who)
+			continue
+		}
+		cover := strings.HasPrefix(name, "0000-")
+		if strings.Contains(string(want), "\n"+sob+"\n") {
+			t.Errorf("%s: the stored mail already carries %q", name, sob)
+		}
+		sep := slices.Index(g, "---")
+		switch {
+		case cover && slices.Contains(g, sob):
+			t.Errorf("%s: the cover letter carries %q", name, sob)
+		case !cover && (sep < 1 || g[sep-1] != sob):
+			t.Errorf("%s: the line above --- is not %q", name, sob)
+		case !cover && !strings.Contains(string(got), "\nOriginally-by: Renzo Davoli <renzo@cs.unibo.it>\n"+sob+"\n"):
+			t.Errorf("%s: Originally-by: is not kept above %q", name, sob)
+		}
+		// Nothing else differs: the "From <commit>" line and the From:
+		// header, the sign-off, and the cover letter's shortlog author.
+		g = slices.DeleteFunc(g[2:], func(l string) bool { return l == sob || shortlogAuthor.MatchString(l) })
+		w = slices.DeleteFunc(w[2:], shortlogAuthor.MatchString)
+		if !slices.Equal(g, w) {
+			t.Errorf("%s: the signed mail differs from the stored one beyond From and Signed-off-by", name)
+		}
 	}
 }
 
@@ -72,7 +210,7 @@ func sameAsCommitted(t *testing.T, committed string, exports ...string) {
 func TestE2EPatchesApplyBroken(t *testing.T) {
 	needDebianTree(t)
 	series := t.TempDir()
-	files, _ := filepath.Glob("../../patches/6.12/*")
+	files, _ := filepath.Glob(filepath.Join(seriesDir(t, "6.12"), "*"))
 	for _, f := range files {
 		b, _ := os.ReadFile(f)
 		if strings.HasPrefix(filepath.Base(f), "0001-") {
@@ -96,8 +234,24 @@ func TestE2EPatchesApplyBroken(t *testing.T) {
 		t.Errorf("apply left %d scratch entries behind", len(left))
 	}
 	// The good series applies.
-	if code, stdout, _ := ptvmlab(t, "patches", "apply", "--kernel", "debian:6.12", "--series", "../../patches/6.12"); code != 0 || !strings.Contains(stdout, "2 patches") {
+	if code, stdout, _ := ptvmlab(t, "patches", "apply", "--kernel", "debian:6.12", "--series", seriesDir(t, "6.12")); code != 0 || !strings.Contains(stdout, "patches of") {
 		t.Errorf("good series: exit %d %s", code, stdout)
+	}
+	// A tree kept with --out is the user's to edit in place: a file the
+	// series leaves alone must not share its inode with the cache's tree
+	// (an in-place edit of arch/Kconfig once changed the cached source).
+	kept := filepath.Join(t.TempDir(), "w")
+	if code, _, stderr := ptvmlab(t, "patches", "apply", "--kernel", "debian:6.12", "--series", seriesDir(t, "6.12"), "--out", kept); code != 0 {
+		t.Fatalf("apply --out: exit %d %s", code, stderr)
+	}
+	for _, f := range []string{"Makefile", "arch/x86/Makefile", "init/main.c"} {
+		st, err := os.Stat(filepath.Join(kept, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := st.Sys().(*syscall.Stat_t).Nlink; n != 1 {
+			t.Errorf("%s in the --out tree has %d links: it shares its inode with the cache", f, n)
+		}
 	}
 }
 

@@ -9,16 +9,24 @@ import (
 	"testing"
 )
 
-// TestE2EReview: a reviewer's run from the series directory and from an
-// mbox of it prints digests and passes; a second build of the same inputs
-// in a fresh cache (other directories, no ccache, no kept kernel) gives
-// the same kernel image digest: the builds are reproducible.
+// TestE2EReview: a reviewer's run from the series directory (the stored
+// form, checkpatch'd as posted by --signoff) and from an mbox of the mails
+// as export --signoff posts them (checkpatch'd as they are) prints digests
+// and passes; a second build of the same inputs in a fresh cache (other
+// directories, no ccache, no kept kernel) gives the same kernel image
+// digest: the builds are reproducible, and signing the mails changes no
+// byte of the kernel.
 func TestE2EReview(t *testing.T) {
 	needDebianTree(t)
+	stored := seriesDir(t, "6.12")
+	posted := t.TempDir()
+	if code, _, _ := ptvmlab(t, "patches", "export", "--kernel", "debian:6.12", "--series", stored, "--signoff", testPoster, "--out", posted); code != 0 {
+		t.Fatalf("export --signoff: exit %d", code)
+	}
 	var mbox strings.Builder
 	for _, f := range []string{"0000-cover-letter.patch", "0001-ptrace-add-PTRACE_SYSCALL_SKIPCALL-and-PTRACE_SYSCAL.patch",
 		"0002-um-use-PTRACE_SYSCALL_SKIPCALL-on-the-host-when-avai.patch"} {
-		b, err := os.ReadFile(filepath.Join("../../patches/6.12", f))
+		b, err := os.ReadFile(filepath.Join(posted, f))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -33,10 +41,11 @@ func TestE2EReview(t *testing.T) {
 		name   string
 		series string
 		extra  []string
+		how    string
 	}{
-		{"dir", "../../patches/6.12", nil},
-		{"mbox", mbx, nil},
-		{"rebuild", "../../patches/6.12", []string{"--rebuild"}},
+		{"dir", stored, []string{"--signoff", testPoster}, "checkpatch: checking the mails as " + testPoster + " posts them (from --signoff)"},
+		{"mbox", mbx, nil, "checkpatch: the mails as they were posted (an mbox)"},
+		{"rebuild", stored, []string{"--rebuild", "--signoff", testPoster}, "(from --signoff)"},
 	} {
 		out := t.TempDir()
 		args := append([]string{"review", "--series", tc.series, "--arch", "i386", "--out", out}, tc.extra...)
@@ -44,7 +53,7 @@ func TestE2EReview(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("%s: exit %d", tc.name, code)
 		}
-		for _, want := range []string{"source   sha256:", "patch    sha256:", ".config  sha256:", "image    sha256:", "apply: 2 patches apply cleanly", ": clean"} {
+		for _, want := range []string{"source   sha256:", "patch    sha256:", ".config  sha256:", "image    sha256:", "apply: 2 patches apply cleanly", ": clean", tc.how} {
 			if !strings.Contains(stdout, want) {
 				t.Errorf("%s: output lacks %q", tc.name, want)
 			}

@@ -52,14 +52,15 @@ func (e exitError) Error() string {
 }
 
 var commands = map[string]func(ctx context.Context, args []string, stdout io.Writer) error{
-	"run":     cmdRun,
-	"build":   cmdBuild,
-	"boot":    cmdBoot,
-	"patches": cmdPatches,
-	"bench":   cmdBench,
-	"matrix":  cmdMatrix,
-	"bisect":  cmdBisect,
-	"review":  cmdReview,
+	"run":        cmdRun,
+	"build":      cmdBuild,
+	"boot":       cmdBoot,
+	"patches":    cmdPatches,
+	"bench":      cmdBench,
+	"matrix":     cmdMatrix,
+	"bisect":     cmdBisect,
+	"review":     cmdReview,
+	"crossbuild": cmdCrossbuild,
 }
 
 func main() {
@@ -69,12 +70,12 @@ func main() {
 func realMain(args []string, stdout, stderr io.Writer) int {
 	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: logLevel()})))
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(stderr, "usage: ptvmlab run|build|boot|patches|bench|matrix|review|bisect [flags]   (ptvmlab CMD -h for its flags)")
+		fmt.Fprintln(stderr, "usage: ptvmlab run|build|boot|patches|bench|matrix|review|bisect|crossbuild [flags]   (ptvmlab CMD -h for its flags)")
 		return exitUsage
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "ptvmlab: unknown command %q: choose run, build, boot, patches, bench, matrix, review or bisect\n", args[0])
+		fmt.Fprintf(stderr, "ptvmlab: unknown command %q: choose run, build, boot, patches, bench, matrix, review, bisect or crossbuild\n", args[0])
 		return exitUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -2,6 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,6 +31,11 @@ func TestUsage(t *testing.T) {
 		{[]string{"boot", "--arch", "x86_64", "--image", "/dev/null", "--accel", "xen"}, `--accel: accelerator "xen" is not known`},
 		{[]string{"run", "--silence", "-1s"}, "--silence -1s: must not be negative"},
 		{[]string{"matrix", "--accel", "hvf"}, `--accel: accelerator "hvf" is not known`},
+		{[]string{"patches", "export", "--out", "x", "--signoff", "Renzo Davoli"}, `--signoff "Renzo Davoli" is not "Name <name@domain>"`},
+		{[]string{"patches", "export", "--out", "x", "--signoff", "Renzo <renzo@cs@unibo.it>"}, "does not have exactly one @"},
+		{[]string{"patches", "export", "--out", "x", "--signoff", "R <r@x.org>", "--no-signoff"}, "--signoff and --no-signoff: choose one"},
+		{[]string{"patches", "check", "--signoff", "<r@x.org>"}, "--signoff \"<r@x.org>\": the name is empty"},
+		{[]string{"review", "--series", "x", "--signoff", "R <r>"}, "--signoff \"R <r>\""},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -39,6 +48,83 @@ func TestUsage(t *testing.T) {
 				t.Errorf("stderr %q, want one line containing %q", msg, tc.want)
 			}
 		})
+	}
+}
+
+// TestPosterIdentity: without --signoff, export signs with git config's
+// user.name and user.email and names where they came from; with neither
+// set it is a one-line error naming both fixes (exit 2); half an identity
+// is one too; check falls back to its placeholder. Not parallel: it moves
+// into a directory outside any repository and points git's global and
+// system files away, as on a CI machine.
+func TestPosterIdentity(t *testing.T) {
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("GIT_CONFIG_GLOBAL", filepath.Join(dir, "gitconfig"))
+	t.Setenv("GIT_CONFIG_NOSYSTEM", "1")
+	t.Setenv("GIT_CEILING_DIRECTORIES", filepath.Dir(dir))
+	gitConfig := func(kv ...string) {
+		t.Helper()
+		os.Remove(filepath.Join(dir, "gitconfig"))
+		for i := 0; i < len(kv); i += 2 {
+			if out, err := exec.Command("git", "config", "--global", kv[i], kv[i+1]).CombinedOutput(); err != nil {
+				t.Fatalf("git config: %v %s", err, out)
+			}
+		}
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		config []string
+		err    string
+	}{
+		{"none", nil, `export: no identity to sign the mails off with: pass --signoff "Full Name <name@domain>" or set git config user.name and user.email`},
+		{"name only", []string{"user.name", "Renzo Davoli"}, "git config has user.name but no user.email: set both"},
+		{"malformed", []string{"user.name", "Renzo Davoli", "user.email", "renzo"}, `the address "renzo" does not have exactly one @`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			gitConfig(tc.config...)
+			var stdout, stderr bytes.Buffer
+			code := realMain([]string{"patches", "export", "--out", filepath.Join(dir, "out")}, &stdout, &stderr)
+			msg := strings.TrimSpace(stderr.String())
+			if code != exitUsage || !strings.Contains(msg, tc.err) || strings.Contains(msg, "\n") || !strings.Contains(msg, "--signoff") {
+				t.Errorf("exit %d, stderr %q; want exit %d and one line with %q", code, msg, exitUsage, tc.err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "out")); err == nil {
+				t.Error("export wrote mails without an identity")
+			}
+		})
+	}
+	// review judges an mbox as it was posted: --signoff has no say there.
+	mbx := filepath.Join(dir, "series.mbx")
+	os.WriteFile(mbx, []byte("From x Mon Sep 17 00:00:00 2001\nFrom: A <a@ptvmlab.invalid>\nDate: Thu, 26 Nov 2026 12:00:00 +0000\nSubject: [PATCH 1/1] a\n\nb\n---\n"), 0o644)
+	var stdout, stderr bytes.Buffer
+	t.Setenv("PTVMLAB_ROOT", root)
+	if code := realMain([]string{"review", "--series", mbx, "--arch", "i386", "--signoff", "R <r@x.org>"}, &stdout, &stderr); code != exitUsage ||
+		!strings.Contains(stderr.String(), "is mail as it was posted; --signoff is for a series directory") {
+		t.Errorf("review of an mbox with --signoff: exit %d, %q", code, stderr.String())
+	}
+	gitConfig()
+	if id, said, err := checkPoster(ctx, ""); err != nil || id != checkIdentity || !strings.Contains(said, "placeholder ptvmlab check <check@ptvmlab.invalid>") {
+		t.Errorf("check without an identity: %v %q %v", id, said, err)
+	}
+	gitConfig("user.name", "Renzo Davoli", "user.email", "renzo@cs.unibo.it")
+	for _, tc := range []struct{ flag, want, from string }{
+		{"", "Renzo Davoli <renzo@cs.unibo.it>", "git config"},
+		{"ptvmlab tests <tests@ptvmlab.invalid>", "ptvmlab tests <tests@ptvmlab.invalid>", "--signoff"},
+	} {
+		id, from, err := poster(ctx, tc.flag)
+		if err != nil || id.String() != tc.want || from != tc.from {
+			t.Errorf("poster(%q) = %v, %q, %v; want %s from %s", tc.flag, id, from, err, tc.want, tc.from)
+		}
+		id, said, err := checkPoster(ctx, tc.flag)
+		if err != nil || id.String() != tc.want || !strings.Contains(said, "(from "+tc.from+")") {
+			t.Errorf("checkPoster(%q) = %v, %q, %v", tc.flag, id, said, err)
+		}
 	}
 }
 

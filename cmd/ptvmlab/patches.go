@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -34,8 +35,64 @@ func cmdPatches(ctx context.Context, args []string, stdout io.Writer) error {
 // patchFlags are what every patches command takes.
 type patchFlags struct {
 	common
-	out  string
-	json bool
+	out       string
+	json      bool
+	signoff   string
+	noSignoff bool
+}
+
+// checkIdentity signs the mails patches check and review look at when the
+// poster gave no identity: checkpatch wants a Signed-off-by that matches
+// the From, and .invalid (RFC 2606) can never be anybody's address.
+var checkIdentity = patch.Identity{Name: "ptvmlab check", Email: "check@ptvmlab.invalid"}
+
+// signoffUsage is --signoff's help, shared by export, check and review.
+const signoffUsage = `the poster's identity, "Name <email>": the From of every mail and the last Signed-off-by of every patch; default: git config user.name and user.email`
+
+// poster resolves who posts the series: --signoff, else git config
+// user.name and user.email in the working directory (as git format-patch
+// -s finds them). It returns where the identity came from, and the zero
+// Identity when there is none. A malformed identity is a usage error.
+func poster(ctx context.Context, signoff string) (patch.Identity, string, error) {
+	if signoff != "" {
+		id, err := patch.ParseIdentity(signoff)
+		if err != nil {
+			return id, "", usagef("--signoff %v (want --signoff \"Full Name <name@domain>\")", err)
+		}
+		return id, "--signoff", nil
+	}
+	id, err := patch.GitIdentity(ctx, "")
+	if err != nil {
+		return id, "", usagef("%v: set both (git config user.name \"Full Name\"; git config user.email name@domain), or pass --signoff \"Full Name <name@domain>\"", err)
+	}
+	return id, "git config", nil
+}
+
+// postedForm is s as patches export --signoff would post it, signed off by
+// id, loaded from a fresh export under dir: what checkpatch should judge.
+func postedForm(ctx context.Context, base string, s *patch.Series, id patch.Identity, dir string) (*patch.Series, error) {
+	if err := patch.ExportSigned(ctx, base, s, dir, patch.Options{}, id); err != nil {
+		var ae *patch.ApplyError
+		if errors.As(err, &ae) {
+			return nil, exitError{code: exitFailed, err: fmt.Errorf("export the mails to check: %w", err)}
+		}
+		return nil, fmt.Errorf("export the mails to check: %w", err)
+	}
+	return patch.Load(dir)
+}
+
+// checkPoster is the identity patches check and review sign the mails with:
+// the poster's, or checkIdentity when there is none, with a line that
+// says which.
+func checkPoster(ctx context.Context, signoff string) (patch.Identity, string, error) {
+	id, from, err := poster(ctx, signoff)
+	if err != nil {
+		return id, "", err
+	}
+	if id.IsZero() {
+		return checkIdentity, fmt.Sprintf("no --signoff and no git config user.name/user.email: checking the mails signed off by the placeholder %s", checkIdentity), nil
+	}
+	return id, fmt.Sprintf("checking the mails as %s posts them (from %s)", id, from), nil
 }
 
 func newPatchFlags(name string, p *patchFlags) *flag.FlagSet {
@@ -79,7 +136,15 @@ func patchesApply(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	defer cache.RemoveAll(scratch)
 	dst := filepath.Join(scratch, "tree")
-	if err := source.CopyTree(tree.Dir, dst); err != nil {
+	// A tree given to the user (--out) is edited in place by editors and
+	// scripts: it must share no inode with the cache's pristine tree, or
+	// an edit changes the cache (and every cell built from it). Without
+	// --out the tree is only patched (by rename) and dropped: link it.
+	copyTree := source.CopyTree
+	if p.out != "" {
+		copyTree = source.CopyTreeContents
+	}
+	if err := copyTree(tree.Dir, dst); err != nil {
 		return err
 	}
 	if err := patch.Apply(ctx, dst, s, patch.Options{}); err != nil {
@@ -102,20 +167,39 @@ func patchesExport(ctx context.Context, args []string, stdout io.Writer) error {
 	var p patchFlags
 	fs := newPatchFlags("export", &p)
 	fs.StringVar(&p.out, "out", "", "directory for the mails (required; may be the series directory itself)")
+	fs.StringVar(&p.signoff, "signoff", "", signoffUsage)
+	fs.BoolVar(&p.noSignoff, "no-signoff", false, "write the stored form (as patches/<era>/ keeps it): the series' own From, no Signed-off-by added")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	if p.out == "" {
 		return usagef("--out is required: the directory to write the mails to")
 	}
+	var id patch.Identity
+	how := "in the stored form (no Signed-off-by added)"
+	if p.noSignoff {
+		if p.signoff != "" {
+			return usagef("--signoff and --no-signoff: choose one (--no-signoff writes the stored form, --signoff the mails to post)")
+		}
+	} else {
+		var from string
+		var err error
+		if id, from, err = poster(ctx, p.signoff); err != nil {
+			return err
+		}
+		if id.IsZero() {
+			return usagef("export: no identity to sign the mails off with: pass --signoff \"Full Name <name@domain>\" or set git config user.name and user.email (--no-signoff writes the stored form)")
+		}
+		how = fmt.Sprintf("from and signed off by %s (%s)", id, from)
+	}
 	tree, s, err := p.load(ctx)
 	if err != nil {
 		return err
 	}
-	if err := patch.Export(ctx, tree.Dir, s, p.out, patch.Options{}); err != nil {
+	if err := patch.ExportSigned(ctx, tree.Dir, s, p.out, patch.Options{}, id); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "exported %d patches and a cover letter to %s\n", len(s.Patches), p.out)
+	fmt.Fprintf(stdout, "exported %d patches and a cover letter to %s, %s\n", len(s.Patches), p.out, how)
 	return nil
 }
 
@@ -123,10 +207,15 @@ func patchesCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	var p patchFlags
 	fs := newPatchFlags("check", &p)
 	fs.BoolVar(&p.json, "json", false, "print the verdicts as JSON")
+	fs.StringVar(&p.signoff, "signoff", "", signoffUsage+"; none: the placeholder "+checkIdentity.String())
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	tree, s, err := p.load(ctx)
+	id, said, err := checkPoster(ctx, p.signoff)
+	if err != nil {
+		return err
+	}
+	tree, stored, err := p.load(ctx)
 	if err != nil {
 		return err
 	}
@@ -139,6 +228,17 @@ func patchesCheck(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer cache.RemoveAll(scratch)
+	// checkpatch judges what would be posted, not the stored form: that
+	// carries no Signed-off-by, which checkpatch requires.
+	s, err := postedForm(ctx, tree.Dir, stored, id, filepath.Join(scratch, "posted"))
+	if err != nil {
+		return err
+	}
+	if p.json {
+		slog.Info(said)
+	} else {
+		fmt.Fprintln(stdout, said)
+	}
 	checkers, skipped, err := checkersFor(ctx, env, tree, scratch)
 	if err != nil {
 		return err
@@ -172,9 +272,16 @@ func patchesCheck(ctx context.Context, args []string, stdout io.Writer) error {
 				} else if !v.Clean() {
 					verdict = "NOT CLEAN"
 				}
-				fmt.Fprintf(stdout, "  %s: %d errors, %d warnings, %d checks, %d lines: %s\n", v.Patch, v.Errors, v.Warnings, v.Checks, v.Lines, verdict)
+				accepted := ""
+				if a := v.AcceptedSummary(); a != "" {
+					accepted = " (" + a + ")"
+				}
+				fmt.Fprintf(stdout, "  %s: %d errors, %d warnings, %d checks%s, %d lines: %s\n", v.Patch, v.Errors, v.Warnings, v.Checks, accepted, v.Lines, verdict)
 				for _, m := range v.Messages {
 					fmt.Fprintf(stdout, "      %s\n", m)
+				}
+				for _, a := range v.Accepted {
+					fmt.Fprintf(stdout, "      accepted: %s\n", a.Message)
 				}
 			}
 		}

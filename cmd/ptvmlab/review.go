@@ -23,17 +23,24 @@ import (
 // output, so that two reviewers can tell they built the same thing.
 func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 	var c common
-	var seriesArg string
+	var seriesArg, signoff string
 	var rebuild bool
 	fs := newFlags("review", &c, true)
 	fs.Lookup("series").Usage = "the series to review: a directory (quilt series file + mails) or an mbox file as b4 am saves it"
 	fs.BoolVar(&rebuild, "rebuild", false, "build everything afresh in a new cache (no kept kernel, no ccache), as a second machine would")
+	fs.StringVar(&signoff, "signoff", "", signoffUsage+"; checkpatch judges a series directory as posted by them (none: the placeholder "+
+		checkIdentity.String()+"); an mbox is judged as it was posted")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
 	seriesArg = c.series
 	if seriesArg == "" || seriesArg == "auto" || seriesArg == "none" {
 		return usagef("review: --series is required: a series directory or an mbox file (b4 am -o- ... > series.mbx)")
+	}
+	if signoff != "" {
+		if _, _, err := poster(ctx, signoff); err != nil {
+			return err // a malformed --signoff, before any work
+		}
 	}
 	arches, err := c.archList(true)
 	if err != nil {
@@ -52,9 +59,19 @@ func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 	if rebuild {
 		env.Cache = cache.Dir(filepath.Join(scratch, "cache"))
 	}
-	s, err := loadReviewSeries(seriesArg, filepath.Join(scratch, "series"))
+	s, mbox, err := loadReviewSeries(seriesArg, filepath.Join(scratch, "series"))
 	if err != nil {
 		return usageError{err}
+	}
+	var id patch.Identity
+	said := "checkpatch: the mails as they were posted (an mbox)"
+	if !mbox {
+		if id, said, err = checkPoster(ctx, signoff); err != nil {
+			return err
+		}
+		said = "checkpatch: " + said
+	} else if signoff != "" {
+		return usagef("--signoff: the mbox %s is mail as it was posted; --signoff is for a series directory", seriesArg)
 	}
 	tree, err := c.tree(ctx, env)
 	if err != nil {
@@ -79,13 +96,22 @@ func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 	cache.RemoveAll(applyDir)
 	fmt.Fprintf(stdout, "\napply: %d patches apply cleanly\n", len(s.Patches))
 
-	// 2. checkpatch.
+	// 2. checkpatch, on what is posted: an mbox as it is, a series
+	// directory (the lab's stored form, no Signed-off-by) as patches
+	// export --signoff would post it.
+	posted := s
+	if !mbox {
+		if posted, err = postedForm(ctx, tree.Dir, s, id, filepath.Join(scratch, "posted")); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(stdout, said)
 	checkers, skipped, err := checkersFor(ctx, env, tree, filepath.Join(scratch, "checkpatch"))
 	if err != nil {
 		return err
 	}
 	for _, ch := range checkers {
-		vs, err := patch.Check(ctx, ch, s)
+		vs, err := patch.Check(ctx, ch, posted)
 		if err != nil {
 			return err
 		}
@@ -96,6 +122,9 @@ func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 				verdict, ok = "NOT CHECKED: "+v.Note, false
 			case !v.Clean():
 				verdict, ok = fmt.Sprintf("NOT CLEAN (%d errors, %d warnings, %d checks)", v.Errors, v.Warnings, v.Checks), false
+			}
+			if a := v.AcceptedSummary(); a != "" {
+				verdict += " (" + a + ")"
 			}
 			fmt.Fprintf(stdout, "checkpatch: %s: %s: %s\n", ch.Name, v.Patch, verdict)
 		}
@@ -146,16 +175,18 @@ func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 }
 
 // loadReviewSeries reads a series directory, or splits an mbox into one
-// under dir.
-func loadReviewSeries(arg, dir string) (*patch.Series, error) {
+// under dir; mbox says which it was.
+func loadReviewSeries(arg, dir string) (s *patch.Series, mbox bool, err error) {
 	st, err := os.Stat(arg)
 	if err != nil {
-		return nil, fmt.Errorf("--series %s: %w", arg, err)
+		return nil, false, fmt.Errorf("--series %s: %w", arg, err)
 	}
 	if st.IsDir() {
-		return patch.Load(arg)
+		s, err = patch.Load(arg)
+		return s, false, err
 	}
-	return patch.SeriesFromMbox(arg, dir)
+	s, err = patch.SeriesFromMbox(arg, dir)
+	return s, true, err
 }
 
 func dashIfEmpty(s string) string {

@@ -96,14 +96,14 @@ func (m *multiString) Set(v string) error { *m = append(*m, v); return nil }
 func newFlags(name string, c *common, bootFlags bool) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.StringVar(&c.kernel, "kernel", DefaultKernel, "kernel source: debian:X.Y, a tarball, a directory, URL#sha256=HEX, or git:DIR@REF")
-	fs.StringVar(&c.arches, "arch", "x86_64,i386", "comma-separated arches: x86_64, i386 (and um for build)")
+	fs.StringVar(&c.arches, "arch", "x86_64,i386", "comma-separated arches: x86_64, i386 (and um, um-i386 for build)")
 	fs.IntVar(&c.jobs, "jobs", 0, "make -j (default: the CPU count)")
 	fs.StringVar(&c.series, "series", "auto", "patch series directory; auto: the repo's patches/<version>; none: the unpatched kernel")
 	if bootFlags {
 		fs.StringVar(&c.out, "out", "ptvmlab-out", "directory for results.json, junit.xml and per-boot logs")
 		fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit for each boot, from QEMU start to its end")
 		fs.Var(&c.appends, "append", "an extra kernel argument (repeatable), e.g. ptvmlab.tests=probe")
-		fs.BoolVar(&c.noUML, "no-uml", false, "leave UML out of x86_64 cells (no um build; the uml test skips)")
+		fs.BoolVar(&c.noUML, "no-uml", false, "leave UML out of the cells (no um or um-i386 build; the uml test skips)")
 		c.accel.register(fs)
 	}
 	return fs

@@ -28,6 +28,9 @@ const (
 	// ArgUML, set to off, says the cell was built without UML (ptvmlab run
 	// --no-uml): the uml test skips and says so.
 	ArgUML = "ptvmlab.uml"
+	// UMLUnreliable, as ArgUML's value, says the lab left this kernel's
+	// 32-bit UML out of the cell on purpose (era.UMLi386Unreliable).
+	UMLUnreliable = "unreliable-i386"
 	// ArgBench, set to 1, runs the benchmarks too (ptvmlab bench).
 	ArgBench = "ptvmlab.bench"
 	// ArgUMLBoots selects UML's boot flag sets (comma-separated: default,
@@ -55,8 +58,9 @@ const ProgressPrefix = "# progress:"
 // TestsBinary is where the test binary lives in the initramfs.
 const TestsBinary = "/bin/ptvm-tests"
 
-// Where an x86_64 guest image carries User-Mode Linux: the static kernel
-// and the initramfs UML boots with.
+// Where a guest image carries User-Mode Linux: the static kernel (64-bit
+// in x86_64 images, 32-bit in i386 images) and the initramfs UML boots
+// with (binaries of the UML's own width).
 const (
 	UMLKernel = "/uml/linux"
 	UMLInitrd = "/uml/initrd.cpio"

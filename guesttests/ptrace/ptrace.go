@@ -5,7 +5,6 @@
 package ptrace
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -27,8 +26,6 @@ const (
 	TagSkipExit       = 0x2
 	TagSkipCall       = 0x6
 	getSyscallInfo    = unix.PTRACE_GET_SYSCALL_INFO
-	syscallInfoEntry  = unix.PTRACE_SYSCALL_INFO_ENTRY
-	syscallInfoExit   = unix.PTRACE_SYSCALL_INFO_EXIT
 	syscallStopSignal = syscall.SIGTRAP | 0x80
 )
 
@@ -190,16 +187,13 @@ func (t *Tracee) syscallInfo(s *Stop) error {
 	}
 	s.Nr = regs.Nr()
 	s.Ret = regs.Ret()
-	buf := new([88]byte) // on the heap: the kernel writes it during the call
-	_, err = Raw(getSyscallInfo, t.Pid, uintptr(len(buf)), uintptrOf(&buf[0]))
-	runtime.KeepAlive(buf)
-	if err == nil {
-		switch buf[0] {
-		case syscallInfoEntry:
+	if si, err := GetSyscallInfo(t.Pid); err == nil {
+		switch si.Op {
+		case SyscallInfoEntry:
 			s.Entry = true
 			return nil
-		case syscallInfoExit:
-			s.Ret = int64(binary.LittleEndian.Uint64(buf[24:32]))
+		case SyscallInfoExit:
+			s.Ret = si.Rval
 			return nil
 		}
 	}
@@ -279,8 +273,18 @@ func (t *Tracee) Kill() {
 			}
 		}
 	}
-	t.out.Close()
-	_ = t.cmd.Wait()
+	t.release()
+}
+
+// release closes the tracee's output and lets its exec.Cmd go; an adopted
+// task has neither.
+func (t *Tracee) release() {
+	if t.out != nil {
+		t.out.Close()
+	}
+	if t.cmd != nil {
+		_ = t.cmd.Wait()
+	}
 }
 
 // RequestName names a ptrace request for messages.
@@ -333,9 +337,11 @@ func (t *Tracee) PokeNr(nr int64) error {
 // what it printed.
 func (t *Tracee) Reaped(st unix.WaitStatus) string {
 	t.exited, t.status = true, st
+	if t.out == nil {
+		return ""
+	}
 	out := make([]byte, 4096)
 	n, _ := t.out.Read(out)
-	t.out.Close()
-	_ = t.cmd.Wait()
+	t.release()
 	return string(out[:max(n, 0)])
 }

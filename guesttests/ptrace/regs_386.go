@@ -44,3 +44,20 @@ func uintptrOf(p *byte) uintptr { return uintptr(unsafe.Pointer(p)) }
 
 // PC is the instruction pointer.
 func (r Regs) PC() uintptr { return uintptr(uint32(r.Eip)) }
+
+// SetPC sets the instruction pointer.
+func (r *Regs) SetPC(pc uintptr) { r.Eip = int32(uint32(pc)) }
+
+// SetNr sets the syscall number (orig_eax): at an entry stop the call that
+// runs; -1 tells the kernel's restart logic there is no call to restart.
+func (r *Regs) SetNr(nr int) { r.Orig_eax = int32(nr) }
+
+// SetArgs puts a system call's arguments in ebx, ecx, edx, esi, edi and
+// ebp, where i386 takes them (ia32 is always so for a 32-bit tracer).
+// Unnamed arguments are left alone.
+func (r *Regs) SetArgs(ia32 bool, args ...uint64) {
+	regs := []*int32{&r.Ebx, &r.Ecx, &r.Edx, &r.Esi, &r.Edi, &r.Ebp}
+	for i, a := range args[:min(len(args), len(regs))] {
+		*regs[i] = int32(uint32(a))
+	}
+}

@@ -44,3 +44,23 @@ func uintptrOf(p *byte) uintptr { return uintptr(unsafe.Pointer(p)) }
 
 // PC is the instruction pointer.
 func (r Regs) PC() uintptr { return uintptr(r.Rip) }
+
+// SetPC sets the instruction pointer.
+func (r *Regs) SetPC(pc uintptr) { r.Rip = uint64(pc) }
+
+// SetNr sets the syscall number (orig_ax): at an entry stop the call that
+// runs; -1 tells the kernel's restart logic there is no call to restart.
+func (r *Regs) SetNr(nr int) { r.Orig_rax = uint64(int64(nr)) }
+
+// SetArgs puts a system call's arguments where the tracee's ABI takes
+// them: ebx, ecx, edx, esi, edi, ebp for an ia32 tracee, rdi, rsi, rdx,
+// r10, r8, r9 for a 64-bit one. Unnamed arguments are left alone.
+func (r *Regs) SetArgs(ia32 bool, args ...uint64) {
+	regs := []*uint64{&r.Rdi, &r.Rsi, &r.Rdx, &r.R10, &r.R8, &r.R9}
+	if ia32 {
+		regs = []*uint64{&r.Rbx, &r.Rcx, &r.Rdx, &r.Rsi, &r.Rdi, &r.Rbp}
+	}
+	for i, a := range args[:min(len(args), len(regs))] {
+		*regs[i] = a
+	}
+}

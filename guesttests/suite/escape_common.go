@@ -1,6 +1,6 @@
 package suite
 
-// EscapeHostDir exists on UML's host (the x86_64 QEMU guest makes it, empty,
+// EscapeHostDir exists on UML's host (the QEMU guest makes it, empty,
 // before every UML boot) and never inside UML. A UML process can create
 // something in it only by making UML's host process run a system call for
 // it: the uml test on the host fails when it is not empty afterwards.

@@ -1,4 +1,4 @@
-//go:build !amd64
+//go:build !amd64 && !386
 
 package suite
 
@@ -7,13 +7,13 @@ import (
 	"os"
 )
 
-// runCloneThread needs the raw clone of clone_amd64.s.
+// runCloneThread needs the raw clone of clone_amd64.s or clone_386.s.
 func runCloneThread(string) {
-	fmt.Fprintln(os.Stderr, "tracee: the clonethread scenario is amd64 only")
+	fmt.Fprintln(os.Stderr, "tracee: the clonethread scenario is amd64 and 386 only")
 	os.Exit(3)
 }
 
-// testUMLEscape: UML rides in x86_64 guests only.
+// testUMLEscape: UML rides in x86 guests only.
 func testUMLEscape(t *T) {
-	t.Skipf("the raw-clone tracee is amd64 only; this is a %s build", goarch)
+	t.Skipf("the raw-clone tracee is amd64 and 386 only; this is a %s build", goarch)
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/era"
+	"github.com/ptvmlab/ptvmlab/lab/kbuild"
+	"github.com/ptvmlab/ptvmlab/lab/kconfig"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
 )
@@ -60,6 +62,38 @@ func TestKeepAndReuse(t *testing.T) {
 		b, err := os.ReadFile(path)
 		if err != nil || string(b) != want || filepath.Dir(path) != out {
 			t.Errorf("%s: %q %v, want %q in %s", path, b, err, want, out)
+		}
+	}
+}
+
+// TestRepoFragmentsPerEra: every arch's fragments load from the repo's
+// kconfigs/ in every era, and every kernel that runs 386 binaries (the
+// i386 guest, the 32-bit UML, the x86_64 guest's ia32 tests) asks for the
+// 32-bit time calls Go's 386 runtime needs, where the kernel has the
+// symbol (5.1+); 2.6.29, which has only those calls, asks for none.
+func TestRepoFragmentsPerEra(t *testing.T) {
+	t.Parallel()
+	for _, version := range []string{"6.12.117", "6.1.192", "2.6.29"} {
+		prof, err := era.For(version)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, arch := range kbuild.Arches {
+			frags, err := Fragments("../..", prof, arch)
+			if err != nil {
+				t.Errorf("%s %s: %v", version, name, err)
+				continue
+			}
+			time32 := false
+			for _, s := range kconfig.Requested(frags) {
+				if s.Symbol == "COMPAT_32BIT_TIME" && s.Value == "y" {
+					time32 = true
+				}
+			}
+			want := name != "um" && version != "2.6.29"
+			if time32 != want {
+				t.Errorf("%s %s: CONFIG_COMPAT_32BIT_TIME=y requested: %v, want %v", version, name, time32, want)
+			}
 		}
 	}
 }

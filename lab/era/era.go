@@ -87,6 +87,27 @@ func (v Version) Name() string {
 	return fmt.Sprintf("%d.%d", v[0], v[1])
 }
 
+// UMLHasSysemuModes reports whether UML of this version can run with its
+// own PTRACE_SYSEMU off (the nosysemu flag, /proc/sysemu): 6.3 removed
+// both. An unparsable version (a matrix kernel named by the user) gives
+// true, so its cells run and say for themselves.
+func UMLHasSysemuModes(version string) bool {
+	v, err := ParseVersion(version)
+	return err != nil || v.Less(Version{6, 3})
+}
+
+// UMLi386Unreliable reports whether the 32-bit UML of this version is
+// left out of i386 cells: 6.1's kills a freshly exec'd Go process in about
+// half the boots, patched or not (its set_thread_area reads an all-zero
+// user_desc and PTRACE_SET_THREAD_AREA fails with EINVAL), and no small
+// fix exists before 6.12's mm rework. 6.12 passed 10 boots of 10 and
+// 2.6.29 (with its build fixes) passes; versions between 3.0 and 6.12
+// were not measured and are treated like 6.1.
+func UMLi386Unreliable(version string) bool {
+	v, err := ParseVersion(version)
+	return err == nil && !v.Less(Version{3, 0}) && v.Less(Version{6, 12})
+}
+
 // For returns the profile of a kernel version.
 func For(version string) (Profile, error) {
 	v, err := ParseVersion(version)

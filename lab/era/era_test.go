@@ -103,3 +103,32 @@ func TestFragmentAndCompat(t *testing.T) {
 		t.Errorf("2.6.30 has no compat directory")
 	}
 }
+
+func TestUMLHasSysemuModes(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		want    bool
+	}{
+		{"2.6.29", true}, {"6.1", true}, {"6.1.192", true}, {"6.2.16", true},
+		{"6.3", false}, {"6.12", false}, {"7.3.4", false},
+		{"my-kernel", true}, // not a version: run the cells, they say for themselves
+	} {
+		if got := UMLHasSysemuModes(tc.version); got != tc.want {
+			t.Errorf("UMLHasSysemuModes(%q) = %v, want %v", tc.version, got, tc.want)
+		}
+	}
+}
+
+func TestUMLi386Unreliable(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		want    bool
+	}{
+		{"2.6.29", false}, {"3.0", true}, {"6.1.192", true}, {"6.11", true},
+		{"6.12", false}, {"6.12.117", false}, {"7.3.4", false}, {"my-kernel", false},
+	} {
+		if got := UMLi386Unreliable(tc.version); got != tc.want {
+			t.Errorf("UMLi386Unreliable(%q) = %v, want %v", tc.version, got, tc.want)
+		}
+	}
+}

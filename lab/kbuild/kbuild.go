@@ -121,7 +121,7 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	flags := append(append([]string{"ARCH=" + req.Arch.MakeArch, req.Arch.Target}, Env...), tc.makeVars...)
+	flags := makeFlags(req.Arch, tc)
 	cfgKey := digest(recipe, req.Tree.Digest, req.Arch.Name, tc.version, kconfig.Text(req.Fragments), patchList(req.Patches), strings.Join(flags, "\n"))
 
 	// A configured request names its final .config; that .config names the build.
@@ -132,6 +132,11 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 		}
 	}
 
+	if req.Arch.HostM32 {
+		if err := checkM32(ctx, "gcc", req.Arch.Name); err != nil {
+			return Result{}, err
+		}
+	}
 	work, err := os.MkdirTemp(mkdir(c.Path("work")), req.Arch.Name+"-")
 	if err != nil {
 		return Result{}, fmt.Errorf("kbuild: %w", err)
@@ -203,6 +208,16 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 	return result(key, dir, req.Arch, false, time.Since(start)), nil
 }
 
+// makeFlags are the make arguments a build's keys name: the arch, the goal,
+// the fixed environment, the toolchain's variables and the arch's own
+// (SUBARCH=i386). An arch without variables of its own keeps the flags,
+// and so the keys, it had before arches could have them.
+func makeFlags(a Arch, tc toolchainInfo) []string {
+	flags := append([]string{"ARCH=" + a.MakeArch, a.Target}, Env...)
+	flags = append(flags, tc.makeVars...)
+	return append(flags, a.MakeVars...)
+}
+
 func result(key, dir string, a Arch, cached bool, took time.Duration) Result {
 	return Result{Key: key, Dir: dir, Image: filepath.Join(dir, filepath.Base(a.Image)),
 		Config: filepath.Join(dir, ".config"), Log: filepath.Join(dir, "build.log"), Cached: cached, Took: took}
@@ -269,7 +284,7 @@ func (m maker) run(ctx context.Context, goals ...string) error {
 }
 
 func (m maker) runStdin(ctx context.Context, stdin io.Reader, goals ...string) error {
-	args := append([]string{"-C", m.src, "O=" + m.obj, "ARCH=" + m.arch.MakeArch}, m.vars...)
+	args := append(append([]string{"-C", m.src, "O=" + m.obj, "ARCH=" + m.arch.MakeArch}, m.vars...), m.arch.MakeVars...)
 	args = append(args, goals...)
 	cmd := exec.CommandContext(ctx, "make", args...)
 	cmd.Env = m.env
@@ -364,6 +379,28 @@ func toolchain(ctx context.Context, cflags []string) (toolchainInfo, error) {
 	return tc, nil
 }
 
+// m32Probe is what a 32-bit UML's user-space half needs of the build
+// host: the kernel's uapi headers through <asm/...> (Debian's gcc-multilib
+// links /usr/include/asm) and a static 32-bit glibc (libc6-dev-i386).
+const m32Probe = "#include <linux/types.h>\n#include <sys/ptrace.h>\nint main(void) { return ptrace(PTRACE_TRACEME, 0, 0, 0) < 0; }\n"
+
+// checkM32 compiles and statically links m32Probe with cc -m32, so that a
+// host without the 32-bit headers or libc fails in one line naming the
+// packages, not minutes into make with "asm/types.h: No such file".
+func checkM32(ctx context.Context, cc, arch string) error {
+	cmd := exec.CommandContext(ctx, cc, "-m32", "-static", "-x", "c", "-", "-o", os.DevNull)
+	cmd.Stdin = strings.NewReader(m32Probe)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		first := FirstError(out)
+		if first == "no error line found in the log" {
+			first = firstLine(out)
+		}
+		return fmt.Errorf("%s: %s -m32 cannot build a static 32-bit program (%v: %s); install the 32-bit headers and libc with: apt-get install gcc-multilib libc6-dev-i386",
+			arch, cc, err, first)
+	}
+	return nil
+}
+
 // env is the environment make runs in: the caller's PATH and HOME, the fixed
 // reproducible values, and ccache pointed at the cache with base_dir at the
 // work area, so that the same file in two work copies (patched and
@@ -455,6 +492,11 @@ func BuildInPlace(ctx context.Context, c cache.Dir, req Request, obj string) (Re
 	tc, err := toolchain(ctx, req.CFlags)
 	if err != nil {
 		return Result{}, err
+	}
+	if req.Arch.HostM32 {
+		if err := checkM32(ctx, "gcc", req.Arch.Name); err != nil {
+			return Result{}, err
+		}
 	}
 	if err := os.MkdirAll(obj, 0o755); err != nil {
 		return Result{}, fmt.Errorf("kbuild: %w", err)

@@ -1,7 +1,9 @@
 package kbuild
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,12 +63,85 @@ func TestDigestSeparatesParts(t *testing.T) {
 
 func TestLookupArch(t *testing.T) {
 	t.Parallel()
-	for _, n := range []string{"x86_64", "i386", "um"} {
+	for _, n := range []string{"x86_64", "i386", "um", "um-i386"} {
 		if a, err := LookupArch(n); err != nil || a.Name != n {
 			t.Errorf("LookupArch(%s) = %+v, %v", n, a, err)
 		}
 	}
-	if _, err := LookupArch("arm64"); err == nil || !strings.Contains(err.Error(), "choose x86_64, i386 or um") {
+	if _, err := LookupArch("arm64"); err == nil || !strings.Contains(err.Error(), "choose x86_64, i386 or um (or um-i386") {
 		t.Errorf("LookupArch(arm64): %v", err)
+	}
+}
+
+// TestArchUML: every guest arch carries a UML of its own width: the UML
+// arch exists, is not booted under QEMU, and boots binaries of the guest's
+// GOARCH (the i386 guest's UML is 32-bit, its initramfs 386).
+func TestArchUML(t *testing.T) {
+	t.Parallel()
+	for name, a := range Arches {
+		if a.GOARCH == "" {
+			if a.UML != "" || a.UMLGOARCH == "" || a.MakeArch != "um" {
+				t.Errorf("%s: a um arch must carry no UML, name its binaries' GOARCH and build ARCH=um: %+v", name, a)
+			}
+			continue
+		}
+		um, err := LookupArch(a.UML)
+		switch {
+		case err != nil:
+			t.Errorf("%s: UML %q: %v", name, a.UML, err)
+		case um.GOARCH != "":
+			t.Errorf("%s: its UML %s would be booted under QEMU", name, um.Name)
+		case um.UMLGOARCH != a.GOARCH:
+			t.Errorf("%s: its UML %s boots %s binaries, the guest is %s", name, um.Name, um.UMLGOARCH, a.GOARCH)
+		}
+	}
+}
+
+// TestMakeFlags: the 32-bit UML's SUBARCH enters its make flags (and so
+// its keys); the arches without variables of their own keep the flags, and
+// the cached builds, they had.
+func TestMakeFlags(t *testing.T) {
+	t.Parallel()
+	tc := toolchainInfo{makeVars: []string{"CC=ccache gcc", "HOSTCC=ccache gcc"}}
+	env := strings.Join(Env, " ")
+	for _, c := range []struct{ arch, want string }{
+		{"x86_64", "ARCH=x86_64 bzImage " + env + " CC=ccache gcc HOSTCC=ccache gcc"},
+		{"i386", "ARCH=i386 bzImage " + env + " CC=ccache gcc HOSTCC=ccache gcc"},
+		{"um", "ARCH=um linux " + env + " CC=ccache gcc HOSTCC=ccache gcc"},
+		{"um-i386", "ARCH=um linux " + env + " CC=ccache gcc HOSTCC=ccache gcc SUBARCH=i386"},
+	} {
+		if got := strings.Join(makeFlags(Arches[c.arch], tc), " "); got != c.want {
+			t.Errorf("%s: make flags\n got %s\nwant %s", c.arch, got, c.want)
+		}
+	}
+}
+
+// TestCheckM32: this host's gcc builds the 32-bit probe (make setup
+// installs gcc-multilib); a compiler that cannot gives one line naming
+// the arch, the compiler's first error and the packages to install.
+func TestCheckM32(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("no gcc on this host")
+	}
+	if err := checkM32(context.Background(), "gcc", "um-i386"); err != nil {
+		t.Errorf("gcc: %v (run make setup)", err)
+	}
+	fake := filepath.Join(t.TempDir(), "cc")
+	script := "#!/bin/sh\ncat >/dev/null\necho '<stdin>:1:10: fatal error: asm/types.h: No such file or directory' >&2\nexit 1\n"
+	if err := os.WriteFile(fake, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := checkM32(context.Background(), fake, "um-i386")
+	if err == nil {
+		t.Fatal("a failing compiler passed the check")
+	}
+	for _, want := range []string{"um-i386: ", "fatal error: asm/types.h", "apt-get install gcc-multilib libc6-dev-i386"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Errorf("error %q is not one line", err)
 	}
 }

@@ -18,6 +18,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/ptvmlab/ptvmlab/lab/era"
+	"github.com/ptvmlab/ptvmlab/lab/kbuild"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
 )
 
@@ -26,7 +28,8 @@ type File struct {
 	// Arches are the QEMU guests: x86_64, i386.
 	Arches []string `toml:"arches"`
 	// UMLFlags are UML's boot flag sets: default, nosysptvm, usesysemu.
-	// UML rides in x86_64 guests only; i386 cells have none ("-").
+	// Both guests carry a UML (64-bit in x86_64, 32-bit in i386), so every
+	// arch gets one cell per flag set.
 	UMLFlags []string `toml:"uml_flags"`
 	// Timeout bounds each boot (a Go duration); empty is 5m.
 	Timeout string `toml:"timeout"`
@@ -53,8 +56,13 @@ type Kernel struct {
 	Series []string `toml:"series"`
 }
 
-// UMLFlagSets are the valid uml_flags values.
-var UMLFlagSets = []string{"default", "nosysptvm", "usesysemu"}
+// UMLFlagSets are the valid uml_flags values. The last two turn UML's own
+// PTRACE_SYSEMU off (at boot, and at run time) and exist before 6.3 only:
+// Cells leaves them out for kernels named as a later version.
+var UMLFlagSets = []string{"default", "nosysptvm", "usesysemu", "nosysemu", "sysemu-off"}
+
+// sysemuFlagSets need a UML with sysemu modes (era.UMLHasSysemuModes).
+var sysemuFlagSets = []string{"nosysemu", "sysemu-off"}
 
 // Load reads and checks a matrix file.
 func Load(path string) (File, error) {
@@ -197,7 +205,7 @@ type Cell struct {
 	Kernel Kernel
 	Series string // as the file gives it: auto, none or a directory
 	Arch   string
-	Flags  string // a UML boot flag set, "-" for i386
+	Flags  string // a UML boot flag set; "-" for a guest that carries no UML
 }
 
 // Group is the cells that share one kernel build (kernel, series, arch):
@@ -220,10 +228,14 @@ func (f File) Cells() []Cell {
 		for _, s := range k.Series {
 			for _, a := range arches {
 				fs := flags
-				if a != "x86_64" {
-					fs = []string{"-"}
+				uml := kbuild.Arches[a].UML
+				if uml == "" || uml == "um-i386" && era.UMLi386Unreliable(k.Name) {
+					fs = []string{"-"} // no UML in this guest (cell.Prepare says why)
 				}
 				for _, fl := range fs {
+					if slices.Contains(sysemuFlagSets, fl) && !era.UMLHasSysemuModes(k.Name) {
+						continue
+					}
 					out = append(out, Cell{ID: k.Name + "/" + seriesLabel(s) + "/" + a + "/" + fl, Kernel: k, Series: s, Arch: a, Flags: fl})
 				}
 			}

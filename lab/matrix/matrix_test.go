@@ -31,7 +31,7 @@ timeout = "3m"
 name = "6.12"
 source = "debian:6.12"
 series = ["auto", "none"]
-`, "", 2 * (2 + 1)},
+`, "", 2 * (2 + 2)},
 		{"unknown key", "arch = [\"x86_64\"]\n[[kernel]]\nname=\"a\"\nsource=\"debian:6.12\"\nseries=[\"auto\"]\n", `unknown key "arch"`, 0},
 		{"no kernels", `arches = ["x86_64"]`, "no [[kernel]] entries", 0},
 		{"bad arch", "arches = [\"um\"]\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", `"um" is not bootable`, 0},
@@ -40,7 +40,8 @@ series = ["auto", "none"]
 		{"twice", "[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n[[kernel]]\nname=\"a\"\nsource=\"t\"\nseries=[\"none\"]\n", "used twice", 0},
 		{"no series", "[[kernel]]\nname=\"a\"\nsource=\"s\"\n", "series is empty", 0},
 		{"syntax", "[[kernel]\n", "matrix file", 0},
-		{"accel and silence", "accel = \"tcg\"\nsilence = \"90s\"\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", "", 4},
+		{"accel and silence", "accel = \"tcg\"\nsilence = \"90s\"\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", "", 10},
+		{"sysemu flag sets after 6.3", "uml_flags = [\"default\", \"nosysemu\", \"sysemu-off\"]\n[[kernel]]\nname=\"6.12\"\nsource=\"s\"\nseries=[\"auto\"]\n", "", 2},
 		{"bad accel", "accel = \"hvf\"\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", `accel: accelerator "hvf" is not known: choose auto, kvm or tcg`, 0},
 		{"bad silence", "silence = \"-5s\"\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", `silence: "-5s" must be positive`, 0},
 		{"silence not a duration", "silence = \"1 minute\"\n[[kernel]]\nname=\"a\"\nsource=\"s\"\nseries=[\"auto\"]\n", `silence: time: unknown unit`, 0},
@@ -71,8 +72,12 @@ func TestCells(t *testing.T) {
 	for _, c := range f.Cells() {
 		ids = append(ids, c.ID)
 	}
-	want := "6.12/auto/x86_64/default 6.12/auto/x86_64/nosysptvm 6.12/auto/x86_64/usesysemu 6.12/auto/i386/- " +
-		"6.12/mine/x86_64/default 6.12/mine/x86_64/nosysptvm 6.12/mine/x86_64/usesysemu 6.12/mine/i386/-"
+	// Both guests carry a UML (a 32-bit one in i386), so both get a cell
+	// per flag set.
+	want := "6.12/auto/x86_64/default 6.12/auto/x86_64/nosysptvm 6.12/auto/x86_64/usesysemu " +
+		"6.12/auto/i386/default 6.12/auto/i386/nosysptvm 6.12/auto/i386/usesysemu " +
+		"6.12/mine/x86_64/default 6.12/mine/x86_64/nosysptvm 6.12/mine/x86_64/usesysemu " +
+		"6.12/mine/i386/default 6.12/mine/i386/nosysptvm 6.12/mine/i386/usesysemu"
 	if got := strings.Join(ids, " "); got != want {
 		t.Errorf("cells:\n got %s\nwant %s", got, want)
 	}
@@ -175,7 +180,10 @@ func TestDefault(t *testing.T) {
 	if strings.Join(got, " ") != want {
 		t.Errorf("default kernels %v, want %s", got, want)
 	}
-	if n := len(f.Cells()); n != 3*2*4 {
-		t.Errorf("%d cells, want 24", n)
+	// 6.12 has no UML sysemu modes (gone in 6.3): 3 UML flag sets; 6.1 and
+	// 2.6.29 add nosysemu and sysemu-off. 6.1's i386 guest carries no UML
+	// (era.UMLi386Unreliable): one cell.
+	if n := len(f.Cells()); n != 2*2*3+2*(5+1)+2*(2*5) {
+		t.Errorf("%d cells, want 44 (3 eras, patched and not, 2 guests; 3 UML flag sets for 6.12, 5 for 6.1 x86_64 and 2.6.29, none for 6.1 i386)", n)
 	}
 }

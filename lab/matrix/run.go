@@ -104,7 +104,7 @@ func (r Runner) runCell(ctx context.Context, env cell.Env, trees *treeCache, c C
 	}
 	cc := cell.Cell{ID: c.ID, Tree: tree, Series: series, SeriesName: name, Arch: c.Arch, Expect: expect,
 		Timeout: timeout, Silence: silence, Out: filepath.Join(r.Out, "cells", filepath.FromSlash(c.ID)), Reuse: !r.Fresh}
-	if c.Arch == "x86_64" && c.Flags != "-" {
+	if c.Flags != "-" {
 		cc.UMLBoots = c.Flags
 	}
 	out, err := cell.Run(ctx, env, cc)

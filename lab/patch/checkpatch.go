@@ -24,27 +24,82 @@ type Verdict struct {
 	Checks   int      `json:"checks"`
 	Lines    int      `json:"lines"`
 	Messages []string `json:"messages,omitempty"` // "ERROR: …", "WARNING: …", "CHECK: …" with their location
+	// Accepted are the messages the lab's policy (Accepted) lets pass, one
+	// per occurrence; they are not counted in Errors, Warnings or Checks.
+	Accepted []Exception `json:"accepted,omitempty"`
 	// Ran is false when checkpatch could not judge the patch (it died);
 	// Note then says why.
 	Ran  bool   `json:"ran"`
 	Note string `json:"note,omitempty"`
 }
 
-// Clean is the bar: checkpatch ran and found no error, warning or check.
+// Clean is the bar: checkpatch ran and found no error, warning or check
+// beyond the accepted exceptions.
 func (v Verdict) Clean() bool { return v.Ran && v.Errors == 0 && v.Warnings == 0 && v.Checks == 0 }
+
+// AcceptedSummary says what was accepted, e.g. "1 accepted: BAD_SIGN_OFF
+// Originally-by, mainline tag checkpatch does not know"; "" for nothing.
+func (v Verdict) AcceptedSummary() string {
+	if len(v.Accepted) == 0 {
+		return ""
+	}
+	var kinds []string
+	n := map[string]int{}
+	for _, a := range v.Accepted {
+		k := a.Name + ", " + a.Why
+		if n[k] == 0 {
+			kinds = append(kinds, k)
+		}
+		n[k]++
+	}
+	for i, k := range kinds {
+		if n[k] > 1 {
+			kinds[i] = fmt.Sprintf("%s (%d times)", k, n[k])
+		}
+	}
+	return fmt.Sprintf("%d accepted: %s", len(v.Accepted), strings.Join(kinds, "; "))
+}
+
+// Exception is one checkpatch message the lab accepts on purpose.
+type Exception struct {
+	// Message is checkpatch's message line, matched exactly (without
+	// --show-types, which 2.6-era scripts do not know).
+	Message string `json:"message"`
+	Name    string `json:"name"` // checkpatch's type and what it is about
+	Why     string `json:"why"`
+}
+
+// Accepted is the lab's checkpatch policy: the messages that do not count
+// against a patch. Everything else does, so the list names each exception
+// whole; a near miss (another tag, another case) is still a warning.
+var Accepted = []Exception{
+	// checkpatch.pl's $signature_tags lists Signed-off-by, Acked-by,
+	// Reviewed-by and a few more, not Originally-by:, which mainline
+	// commits use for credit to an earlier author (tglx's habit, several
+	// hundred commits). Patches 1 and 2 credit Renzo Davoli's 2009 series
+	// with it.
+	{Message: "WARNING: Non-standard signature: Originally-by:", Name: "BAD_SIGN_OFF Originally-by", Why: "mainline tag checkpatch does not know"},
+}
 
 var (
 	totalRe = regexp.MustCompile(`^total: (\d+) errors, (\d+) warnings, (?:(\d+) checks, )?(\d+) lines checked`)
 	msgRe   = regexp.MustCompile(`^(ERROR|WARNING|CHECK): `)
 )
 
-// ParseCheckpatch reads checkpatch.pl's output for one patch. Ran is false
-// when no "total:" line came (checkpatch died or printed something else).
+// ParseCheckpatch reads checkpatch.pl's output for one patch, under the
+// lab's policy (Accepted): a message it lists goes to Accepted and comes
+// off its count. Ran is false when no "total:" line came (checkpatch died
+// or printed something else).
 func ParseCheckpatch(name string, out []byte) Verdict {
+	return parseCheckpatch(name, out, Accepted)
+}
+
+func parseCheckpatch(name string, out []byte, policy []Exception) Verdict {
 	v := Verdict{Patch: name}
 	sc := bufio.NewScanner(bytes.NewReader(out))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	var cur string
+	accepted := map[string]int{} // ERROR, WARNING, CHECK: how many to take off
 	for sc.Scan() {
 		line := sc.Text()
 		if m := totalRe.FindStringSubmatch(line); m != nil {
@@ -57,6 +112,15 @@ func ParseCheckpatch(name string, out []byte) Verdict {
 		}
 		switch {
 		case msgRe.MatchString(line):
+			if cur != "" && len(v.Messages) < 100 {
+				v.Messages = append(v.Messages, cur) // no blank line after it
+			}
+			if e, ok := exceptionFor(line, policy); ok {
+				v.Accepted = append(v.Accepted, e)
+				accepted[msgRe.FindStringSubmatch(line)[1]]++
+				cur = ""
+				continue
+			}
 			cur = line
 		case cur != "" && strings.HasPrefix(line, "#") && strings.Contains(line, "FILE: "):
 			cur += " (" + strings.TrimSpace(line[strings.Index(line, "FILE: ")+6:]) + ")"
@@ -73,7 +137,22 @@ func ParseCheckpatch(name string, out []byte) Verdict {
 	if !v.Ran {
 		v.Note = "checkpatch.pl printed no verdict: " + lastLine(out)
 	}
+	// The total counts accepted messages too. A total below the messages
+	// it printed would be checkpatch's own miscount: never below zero.
+	v.Errors = max(0, v.Errors-accepted["ERROR"])
+	v.Warnings = max(0, v.Warnings-accepted["WARNING"])
+	v.Checks = max(0, v.Checks-accepted["CHECK"])
 	return v
+}
+
+func exceptionFor(line string, policy []Exception) (Exception, bool) {
+	line = strings.TrimRight(line, " \t")
+	for _, e := range policy {
+		if line == e.Message {
+			return e, true
+		}
+	}
+	return Exception{}, false
 }
 
 // Checker is one checkpatch.pl: the script, the directory it runs in (a

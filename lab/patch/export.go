@@ -17,10 +17,9 @@ import (
 // baseIdentity and baseDate name the scratch repository's base commit.
 // They are fixed so that commit ids, and with them the mails, are the same
 // on every run and every machine.
-const (
-	baseIdentity = "ptvmlab <ptvmlab@localhost>"
-	baseDate     = "Mon, 16 Mar 2009 00:00:00 +0000"
-)
+var baseIdentity = Identity{Name: "ptvmlab", Email: "ptvmlab@localhost"}
+
+const baseDate = "Mon, 16 Mar 2009 00:00:00 +0000"
 
 // Touched lists the files a series changes, from its diff headers.
 func Touched(s *Series) []string {
@@ -46,11 +45,24 @@ func Touched(s *Series) []string {
 }
 
 // Export regenerates s as git format-patch mails (with a cover letter and
-// diffstat) from base plus the series, into out. Commit metadata comes from
-// the patch headers, never from the clock, so two runs give the same bytes.
-// The scratch repository holds only the files the series touches: the
-// diffs, blob ids and diffstat are the same as in a full tree.
+// diffstat) from base plus the series, into out, in the stored form: each
+// mail keeps the From and the trailers its patch has in the series, and no
+// Signed-off-by is added. Commit metadata comes from the patch headers,
+// never from the clock, so two runs give the same bytes. The scratch
+// repository holds only the files the series touches: the diffs, blob ids
+// and diffstat are the same as in a full tree.
 func Export(ctx context.Context, base string, s *Series, out string, o Options) error {
+	return ExportSigned(ctx, base, s, out, o, Identity{})
+}
+
+// ExportSigned is Export as poster sends the series, as git format-patch
+// -s would write it: every mail, the cover letter too, is From: poster,
+// and every patch (not the cover letter) has "Signed-off-by: poster" as its
+// last trailer (AddSignoff: added unless it is the last trailer already;
+// the patch's other trailers are kept, in order). Dates still come from the
+// patch headers, so the same poster gets the same bytes on every run. A
+// zero poster gives the stored form, as Export.
+func ExportSigned(ctx context.Context, base string, s *Series, out string, o Options, poster Identity) error {
 	scratch, err := os.MkdirTemp("", "ptvmlab-export-")
 	if err != nil {
 		return err
@@ -71,28 +83,38 @@ func Export(ctx context.Context, base string, s *Series, out string, o Options) 
 		if err := applyOne(ctx, repo, p, o); err != nil {
 			return err
 		}
-		msg := p.Header.Subject + "\n\n" + p.Header.Body
-		if err := g.commit(ctx, p.Header.From, p.Header.Date, msg); err != nil {
+		author, body := splitIdentity(p.Header.From), p.Header.Body
+		if !poster.IsZero() {
+			author, body = poster, AddSignoff(body, poster)
+		}
+		if err := g.commit(ctx, author, p.Header.Date, p.Header.Subject+"\n\n"+body); err != nil {
 			return fmt.Errorf("commit %s: %w", p.Name, err)
 		}
 	}
 	mails := filepath.Join(scratch, "mails")
 	args := []string{"-c", "core.abbrev=12", "format-patch", "-q", "--no-signature", "--cover-letter",
-		"--subject-prefix=PATCH", "--numbered", "-o", mails, "HEAD~" + fmt.Sprint(len(s.Patches))}
+		"--subject-prefix=" + s.SubjectPrefix(), "--numbered", "-o", mails, "HEAD~" + fmt.Sprint(len(s.Patches))}
 	if err := g.run(ctx, nil, args...); err != nil {
 		return err
 	}
-	if err := fillCover(filepath.Join(mails, "0000-cover-letter.patch"), s); err != nil {
+	if err := fillCover(mails, s); err != nil {
 		return err
 	}
 	return publish(mails, s, out)
 }
 
-// fillCover puts the series' cover subject and blurb into git's template,
-// and signs and dates the letter like the last patch (git would use the
-// machine's identity and the clock).
-func fillCover(path string, s *Series) error {
+// fillCover puts the series' cover subject and blurb into the cover letter
+// git wrote in mails, and signs and dates the letter like the last patch
+// (git would use the machine's identity and the clock). The From header is
+// copied as git wrote it in the last patch's mail, so a name that needs
+// RFC 2047 encoding or quoting is encoded and quoted the same way.
+func fillCover(mails string, s *Series) error {
+	path := filepath.Join(mails, "0000-cover-letter.patch")
 	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	from, err := lastFrom(mails)
 	if err != nil {
 		return err
 	}
@@ -105,19 +127,60 @@ func fillCover(path string, s *Series) error {
 	txt = strings.Replace(txt, "*** BLURB HERE ***", strings.TrimSpace(blurb), 1)
 	last := s.Patches[len(s.Patches)-1].Header
 	var lines []string
-	inHeader := true
+	inHeader, inFrom := true, false
 	for i, l := range strings.Split(txt, "\n") {
+		folded := strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t")
 		switch {
+		case !inHeader:
 		case l == "":
 			inHeader = false
-		case inHeader && i > 0 && strings.HasPrefix(l, "From: "):
-			l = "From: " + last.From
-		case inHeader && strings.HasPrefix(l, "Date: "):
+		case inFrom && folded:
+			continue // the rest of git's From, replaced with the whole of from
+		case i > 0 && strings.HasPrefix(l, "From: "):
+			lines = append(lines, from...)
+			inFrom = true
+			continue
+		case strings.HasPrefix(l, "Date: "):
 			l = "Date: " + last.Date
+		}
+		if !folded {
+			inFrom = false
 		}
 		lines = append(lines, l)
 	}
 	return os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644)
+}
+
+// lastFrom is the From header, with its folded lines, of the last patch's
+// mail in mails (format-patch names them 0001-…, 0002-…, so the last in
+// order).
+func lastFrom(mails string) ([]string, error) {
+	names, err := filepath.Glob(filepath.Join(mails, "[0-9][0-9][0-9][0-9]-*.patch"))
+	if err != nil || len(names) < 2 {
+		return nil, fmt.Errorf("export: git format-patch wrote %d mails in %s, want a cover letter and a patch", len(names), mails)
+	}
+	sort.Strings(names)
+	b, err := os.ReadFile(names[len(names)-1])
+	if err != nil {
+		return nil, err
+	}
+	var from []string
+	for i, l := range strings.Split(string(b), "\n") {
+		switch {
+		case l == "":
+			return from, nil
+		case from != nil && (strings.HasPrefix(l, " ") || strings.HasPrefix(l, "\t")):
+			from = append(from, l)
+		case from != nil:
+			return from, nil
+		case i > 0 && strings.HasPrefix(l, "From: "):
+			from = []string{l}
+		}
+	}
+	if from == nil {
+		return nil, fmt.Errorf("export: %s has no From header", filepath.Base(names[len(names)-1]))
+	}
+	return from, nil
 }
 
 // publish replaces the series in out with the mails: every file is written
@@ -150,6 +213,11 @@ func publish(mails string, s *Series, out string) error {
 			return err
 		}
 		keep["cover"] = true
+	}
+	if s.Revision != 0 {
+		if err := cache.WriteFileAtomic(filepath.Join(out, "revision"), []byte(fmt.Sprintln(s.Revision)), 0o644); err != nil {
+			return err
+		}
 	}
 	// Drop the mails of an earlier export that this one renamed.
 	old, _ := filepath.Glob(filepath.Join(out, "*.patch"))
@@ -197,20 +265,21 @@ func (g gitRunner) run(ctx context.Context, env []string, args ...string) error 
 }
 
 // commit records the work tree as one commit by who at date.
-func (g gitRunner) commit(ctx context.Context, who, date, msg string) error {
-	name, email := splitIdentity(who)
-	env := []string{"GIT_AUTHOR_NAME=" + name, "GIT_AUTHOR_EMAIL=" + email, "GIT_AUTHOR_DATE=" + date,
-		"GIT_COMMITTER_NAME=" + name, "GIT_COMMITTER_EMAIL=" + email, "GIT_COMMITTER_DATE=" + date}
+func (g gitRunner) commit(ctx context.Context, who Identity, date, msg string) error {
+	env := []string{"GIT_AUTHOR_NAME=" + who.Name, "GIT_AUTHOR_EMAIL=" + who.Email, "GIT_AUTHOR_DATE=" + date,
+		"GIT_COMMITTER_NAME=" + who.Name, "GIT_COMMITTER_EMAIL=" + who.Email, "GIT_COMMITTER_DATE=" + date}
 	if err := g.run(ctx, env, "add", "-A", "-f", "."); err != nil {
 		return err
 	}
 	return g.run(ctx, env, "commit", "-q", "--allow-empty", "--no-verify", "--cleanup=verbatim", "-m", msg)
 }
 
-func splitIdentity(who string) (string, string) {
+// splitIdentity reads a stored patch's From as it is, unchecked: the
+// stored form keeps whatever the series says.
+func splitIdentity(who string) Identity {
 	name, rest, ok := strings.Cut(who, "<")
 	if !ok {
-		return strings.TrimSpace(who), ""
+		return Identity{Name: strings.TrimSpace(who)}
 	}
-	return strings.TrimSpace(name), strings.TrimSuffix(strings.TrimSpace(rest), ">")
+	return Identity{Name: strings.TrimSpace(name), Email: strings.TrimSuffix(strings.TrimSpace(rest), ">")}
 }

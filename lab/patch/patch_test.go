@@ -173,26 +173,44 @@ func TestExportReproducible(t *testing.T) {
 	}
 }
 
+// checkpatch.pl 6.12's words for two trailers it does not know, and its
+// advice that follows.
+const (
+	originallyBy = "WARNING: Non-standard signature: Originally-by:\n#71: \nOriginally-by: Renzo Davoli <renzo@cs.unibo.it>\n\n"
+	fooBy        = "WARNING: Non-standard signature: Foo-by:\n#72: \nFoo-by: Someone <someone@example.org>\n\n"
+	advice       = "NOTE: For some of the reported defects, checkpatch may be able to\n      mechanically convert to the typical style using --fix or --fix-inplace.\n"
+)
+
 func TestParseCheckpatch(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
-		out   string
-		clean bool
-		ran   bool
-		msgs  int
-		e, w  int
-		c     int
+		name     string
+		out      string
+		clean    bool
+		ran      bool
+		msgs     int
+		e, w     int
+		c        int
+		accepted int
 	}{
-		{"clean", "total: 0 errors, 0 warnings, 0 checks, 114 lines checked\n\nx.patch has no obvious style problems", true, true, 0, 0, 0, 0},
+		{"clean", "total: 0 errors, 0 warnings, 0 checks, 114 lines checked\n\nx.patch has no obvious style problems", true, true, 0, 0, 0, 0, 0},
 		{"checks", "CHECK: extern prototypes should be avoided in .h files\n#92: FILE: arch/um/include/shared/skas/skas.h:14:\n+extern void f(void);\n\ntotal: 0 errors, 0 warnings, 1 checks, 275 lines checked\n",
-			false, true, 1, 0, 0, 1},
-		{"old format without checks", "WARNING: line over 80 characters\n#10: FILE: a.c:3:\n\ntotal: 0 errors, 1 warnings, 20 lines checked\n", false, true, 1, 0, 1, 0},
-		{"died", "Unescaped left brace in regex is illegal here in regex; marked by <-- HERE at scripts/checkpatch.pl line 1\n", false, false, 0, 0, 0, 0},
+			false, true, 1, 0, 0, 1, 0},
+		{"old format without checks", "WARNING: line over 80 characters\n#10: FILE: a.c:3:\n\ntotal: 0 errors, 1 warnings, 20 lines checked\n", false, true, 1, 0, 1, 0, 0},
+		{"died", "Unescaped left brace in regex is illegal here in regex; marked by <-- HERE at scripts/checkpatch.pl line 1\n", false, false, 0, 0, 0, 0, 0},
+		{"Originally-by is accepted", originallyBy + "total: 0 errors, 1 warnings, 0 checks, 157 lines checked\n\n" + advice, true, true, 0, 0, 0, 0, 1},
+		{"another non-standard signature still counts", fooBy + "total: 0 errors, 1 warnings, 0 checks, 157 lines checked\n", false, true, 1, 0, 1, 0, 0},
+		{"both: only Originally-by is accepted", originallyBy + fooBy + "total: 0 errors, 2 warnings, 0 checks, 157 lines checked\n", false, true, 1, 0, 1, 0, 1},
+		{"Originally-by in another case is not the exception",
+			"WARNING: Non-standard signature: originally-by:\n#71: \n\nWARNING: 'Originally-by:' is the preferred signature form\n#71: \n\ntotal: 0 errors, 2 warnings, 0 checks, 9 lines checked\n",
+			false, true, 2, 0, 2, 0, 0},
+		{"an accepted message does not hide an error", originallyBy + "ERROR: Missing Signed-off-by: line(s)\n\ntotal: 1 errors, 1 warnings, 0 checks, 157 lines checked\n",
+			false, true, 1, 1, 0, 0, 1},
+		{"twice", originallyBy + originallyBy + "total: 0 errors, 2 warnings, 0 checks, 157 lines checked\n", true, true, 0, 0, 0, 0, 2},
 	}
 	for _, tc := range tests {
 		v := ParseCheckpatch("p", []byte(tc.out))
-		if v.Clean() != tc.clean || v.Ran != tc.ran || len(v.Messages) != tc.msgs || v.Errors != tc.e || v.Warnings != tc.w || v.Checks != tc.c {
+		if v.Clean() != tc.clean || v.Ran != tc.ran || len(v.Messages) != tc.msgs || v.Errors != tc.e || v.Warnings != tc.w || v.Checks != tc.c || len(v.Accepted) != tc.accepted {
 			t.Errorf("%s: %+v", tc.name, v)
 		}
 	}
@@ -200,15 +218,38 @@ func TestParseCheckpatch(t *testing.T) {
 	if v.Messages[0] != "CHECK: extern prototypes should be avoided in .h files (arch/um/include/shared/skas/skas.h:14:)" {
 		t.Errorf("message %q", v.Messages[0])
 	}
+	v = ParseCheckpatch("p", []byte(originallyBy+fooBy+"total: 0 errors, 2 warnings, 0 checks, 157 lines checked\n"))
+	if v.Messages[0] != "WARNING: Non-standard signature: Foo-by:" {
+		t.Errorf("message %q", v.Messages[0])
+	}
+	if got, want := v.AcceptedSummary(), "1 accepted: BAD_SIGN_OFF Originally-by, mainline tag checkpatch does not know"; got != want {
+		t.Errorf("AcceptedSummary() = %q, want %q", got, want)
+	}
+	v = ParseCheckpatch("p", []byte(originallyBy+originallyBy+"total: 0 errors, 2 warnings, 0 checks, 157 lines checked\n"))
+	if got, want := v.AcceptedSummary(), "2 accepted: BAD_SIGN_OFF Originally-by, mainline tag checkpatch does not know (2 times)"; got != want {
+		t.Errorf("AcceptedSummary() = %q, want %q", got, want)
+	}
+	if got := ParseCheckpatch("p", []byte(tests[0].out)).AcceptedSummary(); got != "" {
+		t.Errorf("AcceptedSummary() of a clean run = %q", got)
+	}
 }
 
 func FuzzParseCheckpatch(f *testing.F) {
 	f.Add([]byte("CHECK: x\n#1: FILE: a:1:\n\ntotal: 1 errors, 2 warnings, 3 checks, 4 lines checked\n"))
 	f.Add([]byte("total: 0 errors, 0 warnings, 5 lines checked\n"))
+	f.Add([]byte(originallyBy + fooBy + "total: 0 errors, 2 warnings, 0 checks, 157 lines checked\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		v := ParseCheckpatch("p", b)
 		if v.Clean() && (!v.Ran || v.Errors+v.Warnings+v.Checks != 0) {
 			t.Fatalf("clean verdict %+v", v)
+		}
+		if v.Errors < 0 || v.Warnings < 0 || v.Checks < 0 {
+			t.Fatalf("negative count %+v", v)
+		}
+		for _, a := range v.Accepted {
+			if !bytes.Contains(b, []byte(a.Message)) {
+				t.Fatalf("accepted %q, which checkpatch never said", a.Message)
+			}
 		}
 		if !v.Ran && v.Note == "" {
 			t.Fatal("a verdict that did not run has no note")
@@ -225,4 +266,64 @@ func FuzzParsePatchFailure(f *testing.F) {
 			t.Fatalf("bad error %+v", e)
 		}
 	})
+}
+
+// TestExportRevision: the series' revision file gives "[PATCH vN n/m]"
+// from 2 on, plain "[PATCH n/m]" for 1 or none, and the export carries the
+// file along; a revision that is not a positive number is refused.
+func TestExportRevision(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		file    string // "" for no revision file
+		subject string // the cover letter's, "" when Load must fail
+	}{
+		{"", "Subject: [PATCH 0/2] Test series"},
+		{"1\n", "Subject: [PATCH 0/2] Test series"},
+		{"2\n", "Subject: [PATCH v2 0/2] Test series"},
+		{"12", "Subject: [PATCH v12 0/2] Test series"},
+		{"v2\n", ""},
+		{"0\n", ""},
+		{"-3\n", ""},
+	} {
+		t.Run(strings.TrimSpace(tc.file), func(t *testing.T) {
+			tree, dir := mkSeries(t)
+			if tc.file != "" {
+				if err := os.WriteFile(filepath.Join(dir, "revision"), []byte(tc.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := Load(dir)
+			if tc.subject == "" {
+				if err == nil || !strings.Contains(err.Error(), "revision") {
+					t.Fatalf("Load with revision %q: err %v, want a revision error", tc.file, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := t.TempDir()
+			if err := Export(context.Background(), tree, s, out, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			cover, _ := os.ReadFile(filepath.Join(out, "0000-cover-letter.patch"))
+			if !strings.Contains(string(cover), tc.subject+"\n") {
+				t.Errorf("cover letter lacks %q:\n%s", tc.subject, cover)
+			}
+			patches, _ := filepath.Glob(filepath.Join(out, "0001-*.patch"))
+			p1, _ := os.ReadFile(patches[0])
+			want := strings.Replace(strings.Replace(tc.subject, "0/2", "1/2", 1), "Test series", "ptrace: first", 1)
+			if !strings.Contains(string(p1), want+"\n") {
+				t.Errorf("patch 1 lacks %q:\n%s", want, p1)
+			}
+			_, err = os.Stat(filepath.Join(out, "revision"))
+			if hasFile := err == nil; hasFile != (s.Revision != 0) {
+				t.Errorf("revision file in the export: %v, want %v", hasFile, s.Revision != 0)
+			}
+			again, err := Load(out)
+			if err != nil || again.Revision != s.Revision {
+				t.Errorf("the export's revision: %v %v, want %d", again, err, s.Revision)
+			}
+		})
+	}
 }

@@ -52,7 +52,7 @@ func (r *RefreshReport) String() string {
 	if r.Applied() {
 		fmt.Fprintf(&b, "refreshed series written to %s\n", r.Out)
 	} else {
-		fmt.Fprintf(&b, "nothing written: fix the hunks above by hand in a tree, then ptvmlab patches export\n")
+		fmt.Fprintf(&b, "nothing written: fix the hunks above by hand in a tree, then ptvmlab patches export --no-signoff\n")
 	}
 	return b.String()
 }

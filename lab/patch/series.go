@@ -14,6 +14,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -41,6 +42,10 @@ type Series struct {
 	// Cover is the cover letter's subject and blurb, from the series
 	// directory's "cover" file: the first line is the subject.
 	Cover string
+	// Revision is the series' version from the directory's "revision"
+	// file (a number, as b4 keeps it): 2 and up are posted as
+	// "[PATCH vN n/m]"; 0 (no file) and 1 as "[PATCH n/m]".
+	Revision int
 }
 
 // Load reads dir/series and every patch it names.
@@ -57,6 +62,13 @@ func Load(dir string) (*Series, error) {
 	s := &Series{Dir: dir}
 	if c, err := os.ReadFile(filepath.Join(dir, "cover")); err == nil {
 		s.Cover = string(c)
+	}
+	if r, err := os.ReadFile(filepath.Join(dir, "revision")); err == nil {
+		n, err := strconv.Atoi(strings.TrimSpace(string(r)))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("series %s: revision file holds %q: write the series' version as a number, e.g. 2", dir, strings.TrimSpace(string(r)))
+		}
+		s.Revision = n
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for n := 1; sc.Scan(); n++ {
@@ -121,6 +133,15 @@ func ParseHeader(raw []byte) (Header, error) {
 	}
 	h.Body = body
 	return h, nil
+}
+
+// SubjectPrefix is what goes in the brackets of every mail's subject
+// before the number: "PATCH", or "PATCH v2" from revision 2 on.
+func (s *Series) SubjectPrefix() string {
+	if s.Revision >= 2 {
+		return fmt.Sprintf("PATCH v%d", s.Revision)
+	}
+	return "PATCH"
 }
 
 // stripPrefix removes "[PATCH n/m] " and similar tags from a subject.

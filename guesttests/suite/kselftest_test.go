@@ -1,0 +1,207 @@
+package suite
+
+import (
+	"os/exec"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
+)
+
+// Outputs as the 6.12 and 6.1 harnesses print them.
+const (
+	harness612 = `TAP version 13
+1..3
+# Starting 3 tests from 1 test cases.
+#  RUN           syscall_skip.skipexit ...
+#            OK  syscall_skip.skipexit
+ok 1 syscall_skip.skipexit
+#  RUN           syscall_skip.skipcall ...
+# syscall_skip.c:260:skipcall:Expected 0 (0) == resume(...) (-1)
+# skipcall: Test failed
+#          FAIL  syscall_skip.skipcall
+not ok 2 syscall_skip.skipcall
+#  RUN           global.attach ...
+#      SKIP      no sleep(1) here
+#            OK  global.attach
+ok 3 global.attach # SKIP no sleep(1) here
+# FAILED: 2 / 3 tests passed.
+# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:1 error:0
+`
+	harness61Skip = `TAP version 13
+1..2
+#  RUN           global.vmaccess ...
+#            OK  global.vmaccess
+ok 1 global.vmaccess
+#  RUN           global.attach ...
+#      SKIP      no reason
+ok 2 # SKIP no reason
+# PASSED: 2 / 2 tests passed.
+`
+	skipAll = "1..0 # SKIP kernel ignores the tags: SKIPEXIT still got getppid's exit stop\n"
+)
+
+func TestParseSelftest(t *testing.T) {
+	t.Parallel()
+	type res struct {
+		name    string
+		verdict selftestVerdict
+		reason  string
+	}
+	for _, tc := range []struct {
+		name    string
+		out     string
+		plan    int
+		skipAll string
+		want    []res
+	}{
+		{"6.12 harness", harness612, 3, "", []res{
+			{"syscall_skip.skipexit", selftestPass, ""},
+			{"syscall_skip.skipcall", selftestFail, ""},
+			{"global.attach", selftestSkip, "no sleep(1) here"}}},
+		{"6.1 skip without a name", harness61Skip, 2, "", []res{
+			{"global.vmaccess", selftestPass, ""},
+			{"global.attach", selftestSkip, "no reason"}}},
+		{"skip all", skipAll, 0, "kernel ignores the tags: SKIPEXIT still got getppid's exit stop", nil},
+		{"not TAP", "[RUN]\tcheck\n[OK]\tfine\n", -1, "", nil},
+		{"duplicate and unnamed", "1..4\nok 1 a\nok 2 a_2\nok 3 a\nnot ok 4 # XFAIL flaky\n", 4, "", []res{
+			{"a", selftestPass, ""}, {"a_2", selftestPass, ""}, {"a_3", selftestPass, ""}, {"test_4", selftestKnownFailure, "flaky"}}},
+		{"names made safe", "1..1\nok 1 - two words\n", 1, "", []res{{"two_words", selftestPass, ""}}},
+		{"todo is not a skip", "1..1\nnot ok 1 x # TODO later\n", 1, "", []res{{"x", selftestFail, "TODO later"}}},
+	} {
+		rep := parseSelftest([]byte(tc.out))
+		var got []res
+		for _, r := range rep.Results {
+			got = append(got, res{r.Name, r.Verdict, r.Reason})
+		}
+		if rep.Plan != tc.plan || rep.SkipAll != tc.skipAll || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: plan %d skipAll %q results %+v; want %d %q %+v", tc.name, rep.Plan, rep.SkipAll, got, tc.plan, tc.skipAll, tc.want)
+		}
+	}
+}
+
+func TestParseSelftestDiagnostics(t *testing.T) {
+	t.Parallel()
+	rep := parseSelftest([]byte(harness612))
+	d := rep.Results[1].Diag
+	if len(d) != 2 || !strings.Contains(d[0], "Expected 0") || !strings.Contains(d[1], "Test failed") {
+		t.Errorf("the failure's diagnostics: %q", d)
+	}
+}
+
+func TestJudgeSelftest(t *testing.T) {
+	t.Parallel()
+	allPass := "1..2\nok 1 syscall_skip.skipexit\nok 2 syscall_skip.skipcall\n"
+	oneSkipped := "1..2\nok 1 syscall_skip.skipexit\nok 2 syscall_skip.skipcall # SKIP why\n"
+	attachFails := "1..2\nok 1 global.vmaccess\nnot ok 2 global.attach\n"
+	for _, tc := range []struct {
+		name, base, out string
+		code            int
+		patched         bool
+		fail, skip      bool
+	}{
+		{"series test passes patched", "syscall_skip", allPass, 0, true, false, false},
+		{"series test skips unpatched", "syscall_skip", skipAll, ksftSkip, false, false, true},
+		{"series test passes unpatched", "syscall_skip", allPass, 0, false, true, false},
+		{"series test skips patched", "syscall_skip", skipAll, ksftSkip, true, true, false},
+		{"series subtest skips patched", "syscall_skip", oneSkipped, 0, true, true, false},
+		{"series test fails unpatched", "syscall_skip", "1..1\nnot ok 1 x\n", 1, false, true, false},
+		{"known failure", "vmaccess", attachFails, 1, true, false, false},
+		{"known failure elsewhere is not", "peeksiginfo", attachFails, 1, true, true, false},
+		{"short of the plan", "vmaccess", "1..3\nok 1 global.vmaccess\n", 0, false, true, false},
+		{"not TAP, exit 0", "ptrace_syscall", "[OK]\tall\n", 0, true, false, false},
+		{"not TAP, exit 1", "ptrace_syscall", "[FAIL]\tone\n", 1, true, true, false},
+		{"exit 4 without a plan", "single_step_syscall", "[SKIP]\tno\n", ksftSkip, true, false, true},
+		{"other skip all", "get_set_sud", skipAll, ksftSkip, true, false, true},
+		{"TAP selftest printed nothing", "vmaccess", "", 0, true, true, false},
+		{"series test printed nothing", "syscall_skip", "", 0, true, true, false},
+		{"known failure but a crash", "vmaccess", "1..2\nok 1 global.vmaccess\n", 139, true, true, false},
+	} {
+		o := judgeSelftest(tc.base, parseSelftest([]byte(tc.out)), tc.code, tc.patched)
+		if (o.fail != "") != tc.fail || (o.skip != "") != tc.skip {
+			t.Errorf("%s: %+v, want fail %v skip %v", tc.name, o, tc.fail, tc.skip)
+		}
+	}
+}
+
+func TestJudgeSelftestMarksKnownFailures(t *testing.T) {
+	t.Parallel()
+	rep := parseSelftest([]byte("1..2\nok 1 global.vmaccess\nnot ok 2 global.attach\n"))
+	judgeSelftest("vmaccess", rep, 1, false)
+	if r := rep.Results[1]; r.Verdict != selftestKnownFailure || r.Reason != knownFailures["vmaccess/global.attach"] {
+		t.Errorf("attach: %+v", r)
+	}
+}
+
+func TestParseLeftOut(t *testing.T) {
+	t.Parallel()
+	got := parseLeftOut("seccomp_bpf_32: exit status 1: /usr/bin/ld: cannot find -lcap: No such file\n\n")
+	want := []leftOutTest{{"seccomp_bpf_32", "exit status 1: /usr/bin/ld: cannot find -lcap: No such file"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%+v", got)
+	}
+}
+
+func TestSelftestBase(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"syscall_skip_64": "syscall_skip", "seccomp_bpf_32": "seccomp_bpf", "odd": "odd", "x_64_32": "x_64"} {
+		if got := selftestBase(in); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+}
+
+// FuzzParseSelftest: any output parses, and every result can be a subtest:
+// a name that is not empty, unique, and cannot end the result line early.
+func FuzzParseSelftest(f *testing.F) {
+	for _, s := range []string{harness612, harness61Skip, skipAll, "ok 1\nok 1\n", "ok 1 a\nok 2 a\nok 3 a_2\n", "1..0 # SKIP\n", "not ok 9 # XFAIL\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rep := parseSelftest(b)
+		seen := map[string]bool{}
+		for _, r := range rep.Results {
+			if r.Name == "" || seen[r.Name] || strings.ContainsAny(r.Name, "#\n ") {
+				t.Fatalf("bad result name %q in %+v", r.Name, rep.Results)
+			}
+			seen[r.Name] = true
+		}
+		judgeSelftest("syscall_skip", rep, 0, true)
+	})
+}
+
+// TestRunSelftestBinaryOrphan: a child the selftest leaves behind with its
+// output open (vmaccess's attach test does) does not keep the run waiting,
+// and everything the selftest printed is there.
+func TestRunSelftestBinaryOrphan(t *testing.T) {
+	t.Parallel()
+	var out lockedBuffer
+	tt := &T{name: "kselftest", cfg: Config{progress: &progress{w: &out, last: time.Now(), every: 50 * time.Millisecond}}}
+	start := time.Now()
+	got, err := runSelftestBinary(tt, "orphan", exec.Command("sh", "-c", "echo 1..1; (exec sleep 30) & sleep 0.2; echo ok 1 x"))
+	if err != nil || string(got) != "1..1\nok 1 x\n" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("waited %s for the orphan", d)
+	}
+	if p := string(out.Bytes()); !strings.Contains(p, proto.ProgressPrefix+" kselftest: orphan: last line: ") {
+		t.Errorf("no progress line: %q", p)
+	}
+}
+
+// TestRunSelftestBinaryKillsASilentOne: a selftest silent for
+// childSilence is killed, and the error says so.
+func TestRunSelftestBinaryKillsASilentOne(t *testing.T) {
+	old := childSilence
+	childSilence = 300 * time.Millisecond
+	defer func() { childSilence = old }()
+	var out lockedBuffer
+	tt := &T{name: "kselftest", cfg: Config{progress: &progress{w: &out, last: time.Now(), every: 50 * time.Millisecond}}}
+	got, err := runSelftestBinary(tt, "hang", exec.Command("sh", "-c", "echo 1..1; exec sleep 30"))
+	if err == nil || !strings.Contains(err.Error(), "hang printed nothing for 300ms and was killed") || string(got) != "1..1\n" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+}
