@@ -71,7 +71,7 @@ func bisectRepo(t *testing.T) (string, map[string]string) {
 	commit("doc", "README: a harmless change")
 	edit("kernel/ptrace.c", "static int ptrace_resume(", "/* a harmless comment */\nstatic int ptrace_resume(")
 	commit("comment", "ptrace: a harmless comment")
-	edit("include/linux/ptrace.h", "\telse if (!(current->ptrace & PT_SYSCALL_TAGS))\n", "\telse\n")
+	edit("include/linux/ptrace.h", "\telse if (!(READ_ONCE(current->ptrace) & PT_SYSCALL_TAGS))\n", "\telse\n")
 	commit("culprit", "ptrace: break SKIPEXIT on purpose")
 	edit("README", "(bisect test)", "(bisect test, again)")
 	commit("bad", "README: another harmless change")
