@@ -14,8 +14,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -26,6 +26,7 @@ import (
 
 	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 )
 
 // File is an extra file for the image: Src on the host, Dst in the guest.
@@ -77,9 +78,17 @@ func Build(ctx context.Context, o Opts) (Image, error) {
 	}
 	byInput := o.Cache.Path("initramfs", "by-input", inputs)
 	if b, err := os.ReadFile(byInput); err == nil {
-		p := o.Cache.Path("initramfs", strings.TrimSpace(string(b))+".cpio")
-		if _, err := os.Stat(p); err == nil {
-			return Image{Path: p, Digest: strings.TrimSpace(string(b)), Cached: true}, nil
+		want := strings.TrimSpace(string(b))
+		p := o.Cache.Path("initramfs", want+".cpio")
+		// An image is named by its digest: it is used only when it still
+		// has it.
+		switch got, err := cache.FileSHA256(p); {
+		case err == nil && got == want:
+			return Image{Path: p, Digest: want, Cached: true}, nil
+		case err == nil:
+			slog.Warn("cache entry dropped: the initramfs does not match the digest it is named by; rebuilding",
+				"entry", filepath.Base(p), "now", "sha256:"+got[:12])
+			os.Remove(p)
 		}
 	}
 	img, err := build(ctx, o)
@@ -131,20 +140,26 @@ func inputDigest(o Opts) (string, error) {
 }
 
 func build(ctx context.Context, o Opts) (Image, error) {
-	bin, err := os.MkdirTemp("", "ptvmlab-guest-")
+	bin, doneBin, err := cache.ScratchDir("", "ptvmlab-guest-")
 	if err != nil {
 		return Image{}, err
 	}
-	defer os.RemoveAll(bin)
+	defer doneBin()
+	// go build's own work directory (go-build*) goes under bin too: a go
+	// interrupted by a signal leaves it behind, and RemoveAll takes it.
+	gotmp := filepath.Join(bin, "gotmp")
+	if err := os.Mkdir(gotmp, 0o755); err != nil {
+		return Image{}, err
+	}
 	pkgs := make([]string, 0, len(Binaries))
 	for p := range Binaries {
 		pkgs = append(pkgs, p)
 	}
 	sort.Strings(pkgs)
 	args := append([]string{"build", "-trimpath", "-ldflags=-s -w", "-o", bin + "/"}, pkgs...)
-	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd := proc.Command(ctx, "go", args...)
 	cmd.Dir = o.ModuleDir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+o.GOARCH)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+o.GOARCH, "GOTMPDIR="+gotmp)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return Image{}, fmt.Errorf("build guest binaries for %s: %w: %s", o.GOARCH, err, strings.TrimSpace(string(out)))
 	}
@@ -156,9 +171,9 @@ func build(ctx context.Context, o Opts) (Image, error) {
 		// The suite's 386 build: ia32 tracees, and a 32-bit tracer, on the
 		// x86_64 kernel.
 		b386 := filepath.Join(bin, "ptvm-tests-386")
-		cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", b386, "./guesttests/cmd/ptvm-tests")
+		cmd := proc.Command(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", b386, "./guesttests/cmd/ptvm-tests")
 		cmd.Dir = o.ModuleDir
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=386")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=386", "GOTMPDIR="+gotmp)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return Image{}, fmt.Errorf("build the 386 guest suite: %w: %s", err, strings.TrimSpace(string(out)))
 		}
@@ -238,7 +253,7 @@ func write(c cache.Dir, recs []cpio.Record) (Image, error) {
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	final := filepath.Join(dir, sum+".cpio")
-	if _, err := os.Stat(final); err == nil {
+	if got, err := cache.FileSHA256(final); err == nil && got == sum {
 		return Image{Path: final, Digest: sum, Cached: true}, nil
 	}
 	if err := os.Rename(f.Name(), final); err != nil {

@@ -60,6 +60,22 @@ func TestBuildContentsAndReproducible(t *testing.T) {
 	if again.Digest != img.Digest || !again.Cached {
 		t.Errorf("second build: digest %s vs %s, cached %v", again.Digest, img.Digest, again.Cached)
 	}
+
+	// A cached image that no longer has the digest it is named by (16
+	// bytes zeroed, same size) is rebuilt, not used.
+	b, _ := os.ReadFile(img.Path)
+	copy(b[512:], make([]byte, 16))
+	os.WriteFile(img.Path, b, 0o644)
+	third, err := Build(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if third.Cached || third.Digest != img.Digest {
+		t.Errorf("a damaged cached image: cached %v, digest %s; want a rebuild to %s", third.Cached, third.Digest, img.Digest)
+	}
+	if got, err := cache.FileSHA256(third.Path); err != nil || got != img.Digest {
+		t.Errorf("the rebuilt image has sha256 %s (%v), want %s", got, err, img.Digest)
+	}
 }
 
 func TestBuildRejectsArch(t *testing.T) {

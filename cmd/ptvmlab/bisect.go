@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ptvmlab/ptvmlab/lab/bisect"
+	"github.com/ptvmlab/ptvmlab/lab/cache"
 )
 
 // cmdBisect is "ptvmlab bisect run -- <cell options>" (a git bisect run
@@ -70,7 +71,7 @@ func bisectStep(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "ptvmlab bisect run: --expect %q: choose skipcall, skipexit or none; skipping (exit 125)\n", s.expect)
 		return exitError{code: bisect.Skip}
 	}
-	c := common{jobs: s.jobs, accel: s.accel}
+	c := common{jobs: s.jobs, accel: s.accel, timeout: s.timeout, boots: true}
 	env, err := c.env()
 	if err != nil {
 		fmt.Fprintf(stdout, "ptvmlab bisect run: %v; skipping (exit 125)\n", err)
@@ -78,10 +79,11 @@ func bisectStep(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	out := s.out
 	if out == "" {
-		if out, err = os.MkdirTemp("", "ptvmlab-bisect-"); err != nil {
+		var done func()
+		if out, done, err = cache.ScratchDir("", "ptvmlab-bisect-"); err != nil {
 			return exitError{code: bisect.Skip, err: err}
 		}
-		defer os.RemoveAll(out)
+		defer done()
 	}
 	v := bisect.Step(ctx, env, bisect.Options{Repo: s.repo, Arch: s.arch, Expect: s.expect, Appends: s.appends,
 		Timeout: s.timeout, Silence: s.accel.silence, Jobs: s.jobs, Out: out})
@@ -124,6 +126,9 @@ func bisectDrive(ctx context.Context, args []string, stdout io.Writer) error {
 	if s.repo != "." {
 		return usagef("bisect: give the repository with --repo before --, not in the step options")
 	}
+	if err := checkTimeout("bisect: --timeout", s.timeout); err != nil {
+		return err
+	}
 	abs, err := filepath.Abs(repo)
 	if err != nil {
 		return usageError{err}
@@ -138,13 +143,19 @@ func bisectDrive(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	// The steps run in the kernel tree: tell them where ptvmlab's
-	// kconfigs and guest tests are.
-	os.Setenv("PTVMLAB_ROOT", root)
+	// The steps run in the kernel tree: tell them (and only them) where
+	// ptvmlab's kconfigs and guest tests are.
+	stepEnv := []string{"PTVMLAB_ROOT=" + root}
 	step := append([]string{self, "bisect", "run", "--repo", abs}, dropDashes(stepArgs)...)
 	fmt.Fprintf(stdout, "bisecting %s: good %s, bad %s; step: %s\n", abs, good, bad, strings.Join(step, " "))
-	res, err := bisect.Run(ctx, abs, good, bad, step, stdout)
+	res, err := bisect.Run(ctx, abs, good, bad, step, stepEnv, stdout)
+	if ctx.Err() != nil {
+		return err
+	}
 	if err != nil {
+		if isInputError(err) {
+			return err
+		}
 		if res.Log != "" {
 			fmt.Fprintf(stdout, "\ngit bisect log:\n%s\n", res.Log)
 		}

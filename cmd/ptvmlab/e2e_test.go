@@ -118,8 +118,9 @@ func TestE2ERun(t *testing.T) {
 			t.Errorf("%s: second run rebuilt the kernel: %+v", b.Arch, b.Build)
 		}
 	}
-	if strings.Count(stderr, "cache hit, no make run") != 2 || strings.Contains(stderr, "building kernel") {
-		t.Errorf("second run's log does not show two cache hits and no build:\n%s", stderr)
+	if strings.Count(stderr, "kernel build: cache hit, no make run") != 2 || strings.Count(stderr, "UML build: cache hit, no make run") != 2 ||
+		strings.Contains(stderr, "building kernel") || strings.Contains(stderr, "building UML") {
+		t.Errorf("second run's log does not show two kernel and two UML cache hits and no build:\n%s", stderr)
 	}
 }
 
@@ -159,8 +160,9 @@ func TestE2EFaults(t *testing.T) {
 	}
 }
 
-// TestE2EBadInput: bad input is a one-line error and exit 2 (or 3 for a
-// kernel image QEMU cannot run).
+// TestE2EBadInput: bad input is a one-line error and exit 2, found before
+// any work (no initramfs built for a file that is not a kernel, no build
+// for an --out that is a file).
 func TestE2EBadInput(t *testing.T) {
 	needDebianTree(t)
 	notKernel := filepath.Join(t.TempDir(), "bzImage")
@@ -174,7 +176,11 @@ func TestE2EBadInput(t *testing.T) {
 		{"wrong sha256", []string{"run", "--kernel", debianTarball + "#sha256=" + strings.Repeat("0", 64)}, 2, "sha256 mismatch"},
 		{"missing debian package", []string{"build", "--kernel", "debian:9.9"}, 2, "apt-get install linux-source-9.9"},
 		{"unknown arch", []string{"run", "--arch", "arm64"}, 2, "choose x86_64, i386 or um"},
-		{"not a kernel", []string{"boot", "--arch", "x86_64", "--image", notKernel, "--out", t.TempDir()}, 3, "infra"},
+		{"not a kernel", []string{"boot", "--arch", "x86_64", "--image", notKernel, "--out", t.TempDir()}, 2, `no "HdrS" boot header`},
+		{"passwd as a kernel", []string{"boot", "--arch", "x86_64", "--image", "/etc/passwd", "--out", t.TempDir()}, 2, `no "HdrS" boot header`},
+		{"a directory as a kernel", []string{"boot", "--arch", "x86_64", "--image", t.TempDir(), "--out", t.TempDir()}, 2, "not a regular file"},
+		{"out is a file", []string{"run", "--out", notKernel}, 2, "--out " + notKernel},
+		{"good is no commit", []string{"bisect", "--good", "nosuchref", "--bad", "HEAD", "--", "--arch", "i386"}, 2, "--good nosuchref: not a commit"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

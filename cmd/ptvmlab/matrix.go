@@ -110,6 +110,9 @@ func matrixRun(ctx context.Context, args []string, stdout io.Writer, sharded boo
 	if err != nil {
 		return err
 	}
+	if err := prepareOut(m.out); err != nil {
+		return err
+	}
 	fmt.Fprintf(stdout, "matrix%s: %d cells\n", label, len(cells))
 	r := matrix.Runner{Env: env, Out: m.out, Boots: boots, MemoryMB: memMB, Fresh: fresh, Silence: accel.silence}
 	run, err := r.Run(ctx, f, cells)
@@ -203,6 +206,9 @@ func matrixMerge(args []string, stdout io.Writer) error {
 		var r report.Run
 		if err := json.Unmarshal(b, &r); err != nil {
 			return usageError{fmt.Errorf("matrix merge: %s/results.json: %v", dir, err)}
+		}
+		if len(r.Boots) == 0 {
+			return usageError{fmt.Errorf("matrix merge: %s/results.json holds no boots: not a matrix output (run ptvmlab matrix run --out %s)", dir, dir)}
 		}
 		if merged.Started.IsZero() || r.Started.Before(merged.Started) {
 			merged.Started = r.Started

@@ -130,11 +130,11 @@ func patchesApply(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	scratch, err := os.MkdirTemp("", "ptvmlab-apply-")
+	scratch, doneScratch, err := cache.ScratchDir("", "ptvmlab-apply-")
 	if err != nil {
 		return err
 	}
-	defer cache.RemoveAll(scratch)
+	defer doneScratch()
 	dst := filepath.Join(scratch, "tree")
 	// A tree given to the user (--out) is edited in place by editors and
 	// scripts: it must share no inode with the cache's pristine tree, or
@@ -223,11 +223,11 @@ func patchesCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	scratch, err := os.MkdirTemp("", "ptvmlab-check-")
+	scratch, doneScratch, err := cache.ScratchDir("", "ptvmlab-check-")
 	if err != nil {
 		return err
 	}
-	defer cache.RemoveAll(scratch)
+	defer doneScratch()
 	// checkpatch judges what would be posted, not the stored form: that
 	// carries no Signed-off-by, which checkpatch requires.
 	s, err := postedForm(ctx, tree.Dir, stored, id, filepath.Join(scratch, "posted"))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -51,11 +52,14 @@ func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	scratch, err := os.MkdirTemp("", "ptvmlab-review-")
+	if err := prepareOut(c.out); err != nil {
+		return err
+	}
+	scratch, doneScratch, err := cache.ScratchDir("", "ptvmlab-review-")
 	if err != nil {
 		return err
 	}
-	defer cache.RemoveAll(scratch)
+	defer doneScratch()
 	if rebuild {
 		env.Cache = cache.Dir(filepath.Join(scratch, "cache"))
 	}
@@ -137,10 +141,17 @@ func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 	run := report.Run{Started: start.UTC()}
 	fmt.Fprintln(stdout)
 	var errs *multierror.Error
+	interrupted := false
 	for _, a := range arches {
+		if interrupted {
+			run.Boots = append(run.Boots, interruptedRecord(report.Boot{Kernel: tree.Spec.Raw, Version: tree.Version, Digest: tree.Digest,
+				Series: filepath.Base(seriesArg), Arch: a}, filepath.Join(c.out, a)))
+			continue
+		}
 		rec, err := runCell(ctx, env, cell.Cell{Tree: tree, Series: s, SeriesName: filepath.Base(seriesArg), Arch: a, Cmdline: c.appends,
 			Expect: "skipcall", Timeout: c.timeout, Silence: c.accel.silence, Out: filepath.Join(c.out, a), NoUML: c.noUML}, &errs)
-		if err != nil {
+		interrupted = errors.Is(err, errInterrupted)
+		if err != nil && !interrupted {
 			return err
 		}
 		run.Boots = append(run.Boots, rec)
@@ -161,13 +172,18 @@ func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	run.TookS = time.Since(start).Seconds()
 	if err := report.WriteMatrix(c.out, run); err != nil {
-		return err
+		return exitError{code: exitInfra, err: fmt.Errorf("--out %s: writing the reports: %w", c.out, err)}
 	}
 	verdict := "the series applies, is checkpatch-clean and passes"
 	if !ok {
 		verdict = "NOT READY: see above"
 	}
 	fmt.Fprintf(stdout, "\nreview: %s; reports in %s\n", verdict, c.out)
+	// A boot that could not run (interrupted, invalid, infrastructure)
+	// decides the code over a failed check; errs says why it could not.
+	if code := runExit(run); code != exitPassed && code != exitFailed {
+		return exitError{code: code, err: errs.ErrorOrNil()}
+	}
 	if !ok {
 		return exitError{code: exitFailed}
 	}

@@ -20,8 +20,6 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/cell"
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
-	"github.com/ptvmlab/ptvmlab/lab/kconfig"
-	"github.com/ptvmlab/ptvmlab/lab/matrix"
 	"github.com/ptvmlab/ptvmlab/lab/patch"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/source"
@@ -39,6 +37,7 @@ type common struct {
 	arches  string
 	out     string
 	timeout time.Duration
+	boots   bool // the command boots: --timeout, --out and the accelerator flags apply
 	jobs    int
 	appends multiString
 	noUML   bool
@@ -88,6 +87,15 @@ func (a accelFlags) check() error {
 	return err
 }
 
+// checkTimeout refuses a boot limit that is not positive: a negative one
+// would end every boot as a timeout, and 0 would mean no limit.
+func checkTimeout(name string, d time.Duration) error {
+	if d <= 0 {
+		return usagef("%s %s: a boot limit must be positive, e.g. 5m", name, d)
+	}
+	return nil
+}
+
 type multiString []string
 
 func (m *multiString) String() string     { return strings.Join(*m, " ") }
@@ -100,6 +108,7 @@ func newFlags(name string, c *common, bootFlags bool) *flag.FlagSet {
 	fs.IntVar(&c.jobs, "jobs", 0, "make -j (default: the CPU count)")
 	fs.StringVar(&c.series, "series", "auto", "patch series directory; auto: the repo's patches/<version>; none: the unpatched kernel")
 	if bootFlags {
+		c.boots = true
 		fs.StringVar(&c.out, "out", "ptvmlab-out", "directory for results.json, junit.xml and per-boot logs")
 		fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit for each boot, from QEMU start to its end")
 		fs.Var(&c.appends, "append", "an extra kernel argument (repeatable), e.g. ptvmlab.tests=probe")
@@ -135,6 +144,12 @@ func (c *common) env() (cell.Env, error) {
 	if err := c.accel.check(); err != nil {
 		return cell.Env{}, err
 	}
+	if c.boots {
+		if err := checkTimeout("--timeout", c.timeout); err != nil {
+			return cell.Env{}, err
+		}
+	}
+	dir.CleanStaleScratch()
 	mode, _ := c.accel.mode()
 	var progress io.Writer
 	if term.IsTerminal(int(os.Stderr.Fd())) {
@@ -218,6 +233,9 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := prepareOut(c.out); err != nil {
+		return err
+	}
 	start := time.Now()
 	st, err := c.setup(ctx)
 	if err != nil {
@@ -225,9 +243,18 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	run := report.Run{Started: start.UTC()}
 	var errs *multierror.Error
-	for _, a := range arches {
-		rec, err := runCell(ctx, st.env, cell.Cell{Tree: st.tree, Series: st.series, SeriesName: st.seriesName, Arch: a,
-			Cmdline: c.appends, Expect: st.expect, Timeout: c.timeout, Silence: c.accel.silence, Out: filepath.Join(c.out, a), NoUML: c.noUML}, &errs)
+	for i, a := range arches {
+		cc := cell.Cell{Tree: st.tree, Series: st.series, SeriesName: st.seriesName, Arch: a,
+			Cmdline: c.appends, Expect: st.expect, Timeout: c.timeout, Silence: c.accel.silence, Out: filepath.Join(c.out, a), NoUML: c.noUML}
+		rec, err := runCell(ctx, st.env, cc, &errs)
+		if errors.Is(err, errInterrupted) {
+			run.Boots = append(run.Boots, rec)
+			for _, rest := range arches[i+1:] {
+				run.Boots = append(run.Boots, interruptedRecord(report.Boot{Kernel: st.tree.Spec.Raw, Version: st.tree.Version,
+					Digest: st.tree.Digest, Series: st.seriesName, Arch: rest}, filepath.Join(c.out, rest)))
+			}
+			break
+		}
 		if err != nil {
 			return err
 		}
@@ -237,14 +264,18 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	return finish(c.out, run, stdout, errs)
 }
 
+// errInterrupted is runCell's word that a signal ended the cell: its
+// record says so, and the command writes its reports and stops.
+var errInterrupted = errors.New("interrupted")
+
 // runCell runs one cell for a command. It returns an error only when the
-// command must stop (Ctrl-C, or input that does not fit: a usage error);
-// any other failure becomes the record's infra status and is added to
-// errs.
+// command must stop (errInterrupted, with the cell's record, or input that
+// does not fit: a usage error); any other failure becomes the record's
+// infra status and is added to errs.
 func runCell(ctx context.Context, env cell.Env, c cell.Cell, errs **multierror.Error) (report.Boot, error) {
 	rec, err := cell.Run(ctx, env, c)
 	if ctx.Err() != nil {
-		return rec, ctx.Err()
+		return interruptedRecord(rec, c.Out), errInterrupted
 	}
 	var accelErr *vm.AccelError
 	if errors.As(err, &accelErr) {
@@ -260,35 +291,65 @@ func runCell(ctx context.Context, env cell.Env, c cell.Cell, errs **multierror.E
 	return rec, nil
 }
 
-// isInputError reports whether err is the user's input not fitting: a config
-// fragment that drops symbols, a series that does not apply.
-func isInputError(err error) bool {
-	var dropped *kconfig.DroppedError
-	var apply *patch.ApplyError
-	return errors.As(err, &dropped) || errors.As(err, &apply)
-}
-
-// finish writes the reports (results.json, junit.xml, summary.md,
-// index.html) and picks the exit code: infra 3, any boot not passed 1.
-// Skipped matrix cells (a source that names an unset variable) are listed
-// but fail nothing.
+// finish prints the verdict table, then writes the reports (results.json,
+// junit.xml, summary.md, index.html), and picks the exit code (runExit).
+// The table comes first, so that a directory that cannot be written still
+// leaves the verdict on stdout.
 func finish(out string, run report.Run, stdout io.Writer, errs *multierror.Error) error {
-	if err := report.WriteMatrix(out, run); err != nil {
-		return err
-	}
 	report.Summary(stdout, run)
-	fmt.Fprintf(stdout, "\n%s; reports in %s (index.html, summary.md, results.json, junit.xml)\n", report.StatusLine(run), out)
 	if errs.ErrorOrNil() != nil {
 		slog.Error("some cells could not run", "err", errs.ErrorOrNil())
 	}
-	counts := report.Counts(run)
-	switch {
-	case counts[string(boot.Infra)] > 0:
-		return exitError{code: exitInfra}
-	case counts[string(boot.Passed)]+counts[matrix.Skipped] != len(run.Boots):
-		return exitError{code: exitFailed}
+	if err := report.WriteMatrix(out, run); err != nil {
+		fmt.Fprintf(stdout, "\n%s; the reports could not be written to %s\n", report.StatusLine(run), out)
+		return exitError{code: exitInfra, err: fmt.Errorf("--out %s: writing the reports: %w", out, err)}
+	}
+	fmt.Fprintf(stdout, "\n%s; reports in %s (index.html, summary.md, results.json, junit.xml)\n", report.StatusLine(run), out)
+	if code := runExit(run); code != exitPassed {
+		return exitError{code: code}
 	}
 	return nil
+}
+
+// reportFiles are the reports finish writes into --out.
+var reportFiles = []string{"results.json", "junit.xml", "summary.md", "index.html"}
+
+// prepareOut checks --out before any work: it must be (or become) a
+// directory ptvmlab can write. The reports of an earlier run there are
+// removed, so that no old "passed" outlives a run that did not finish.
+func prepareOut(out string) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return usagef("--out %s: %v: give a directory ptvmlab can create", out, err)
+	}
+	f, err := os.CreateTemp(out, ".ptvmlab-write-check-")
+	if err != nil {
+		return usagef("--out %s: cannot write there: %v", out, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	for _, r := range reportFiles {
+		if err := os.Remove(filepath.Join(out, r)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return usagef("--out %s: cannot remove the earlier run's %s: %v", out, r, err)
+		}
+	}
+	return nil
+}
+
+// interruptedRecord is c's record when a signal ended it, or came before
+// it started: its status says so, and its console log is kept if QEMU had
+// begun one.
+func interruptedRecord(rec report.Boot, out string) report.Boot {
+	rec.Status, rec.Title = string(boot.Interrupted), "interrupted (SIGINT or SIGTERM) before this boot ended"
+	rec.Tests = nil
+	if p := filepath.Join(out, "console.log"); fileExists(p) {
+		rec.ConsoleLog = p
+	}
+	return rec
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 func cmdBuild(ctx context.Context, args []string, stdout io.Writer) error {
@@ -333,9 +394,6 @@ func cmdBoot(ctx context.Context, args []string, stdout io.Writer) error {
 	if image == "" {
 		return usagef("--image is required: give a bzImage, e.g. from ptvmlab build")
 	}
-	if _, err := os.Stat(image); err != nil {
-		return usageError{fmt.Errorf("--image: %w", err)}
-	}
 	arches, err := c.archList(true)
 	if err != nil {
 		return err
@@ -347,6 +405,12 @@ func cmdBoot(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if err := kbuild.CheckBzImage(image); err != nil {
+		return usagef("--image %s: %v: give arch/x86/boot/bzImage from a kernel build (ptvmlab build prints its path)", image, err)
+	}
+	if err := prepareOut(c.out); err != nil {
+		return err
+	}
 	arch, _ := kbuild.LookupArch(arches[0])
 	start := time.Now()
 	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache, IA32: arch.GOARCH == "amd64"})
@@ -356,16 +420,17 @@ func cmdBoot(ctx context.Context, args []string, stdout io.Writer) error {
 	dir := filepath.Join(c.out, arches[0])
 	out, bootErr := env.Backend.Boot(ctx, vm.Spec{Arch: arches[0], Kernel: image, Initrd: img.Path, Cmdline: c.appends,
 		Timeout: c.timeout, Silence: c.accel.silence, Dir: dir})
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	var accelErr *vm.AccelError
-	if errors.As(bootErr, &accelErr) {
-		return exitError{code: exitInfra, err: accelErr}
-	}
 	rec := report.Boot{Kernel: image, Version: filepath.Base(image), Series: "-", Arch: arches[0], Cmdline: c.appends,
 		ConsoleLog: filepath.Join(dir, "console.log"), ResultsRaw: filepath.Join(dir, "results.raw")}
-	report.Fill(&rec, boot.Classify(out, bootErr))
+	var accelErr *vm.AccelError
+	switch {
+	case ctx.Err() != nil:
+		rec = interruptedRecord(rec, dir)
+	case errors.As(bootErr, &accelErr):
+		return exitError{code: exitInfra, err: accelErr}
+	default:
+		report.Fill(&rec, boot.Classify(out, bootErr))
+	}
 	run := report.Run{Started: start.UTC(), TookS: time.Since(start).Seconds(), Boots: []report.Boot{rec}}
 	return finish(c.out, run, stdout, nil)
 }

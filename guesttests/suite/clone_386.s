@@ -7,7 +7,7 @@
 // stack (SP == stack, still in CX, which is how it knows itself) it
 // records a non-zero eax it was handed in cells[0] (a thread the kernel
 // made gets 0), mkdir(path, 0755) with the result in cells[1], sets
-// cells[2] and exits (SYS_exit: this thread only). The cells are 64-bit:
+// cells[2], sleeps for a second and exits (SYS_exit: this thread only). The cells are 64-bit:
 // each result is stored sign-extended (CDQ), so that -ENOENT reads as -2.
 // BP holds the path across the clone, as R12 does on amd64: the tracer of
 // the escape test turns C's first resume into mkdir(BP).
@@ -40,6 +40,28 @@ mkdir:
 	MOVL	DX, 12(DI)
 	MOVL	$1, 16(DI)
 	MOVL	$0, 20(DI)
+	// Linger for a second, so that a host thread made this way is there
+	// for the host's thread-count oracle to see: nanosleep with a 32-bit
+	// timespec, or, on a kernel without the 32-bit time_t calls (ENOSYS),
+	// clock_nanosleep_time64 with a 64-bit one.
+	SUBL	$16, SP
+	MOVL	$1, 0(SP)
+	MOVL	$0, 4(SP)
+	MOVL	$0, 8(SP)
+	MOVL	$0, 12(SP)
+	MOVL	SP, BX
+	MOVL	$0, CX
+	MOVL	$162, AX	// SYS_nanosleep
+	INT	$0x80
+	CMPL	AX, $-38	// -ENOSYS
+	JNE	exit
+	MOVL	$1, BX	// CLOCK_MONOTONIC
+	MOVL	$0, CX
+	MOVL	SP, DX	// {tv_sec = 1 (64-bit), tv_nsec = 0 (64-bit)}
+	MOVL	$0, SI
+	MOVL	$407, AX	// SYS_clock_nanosleep_time64
+	INT	$0x80
+exit:
 	MOVL	$0, BX
 	MOVL	$1, AX	// SYS_exit
 	INT	$0x80

@@ -6,7 +6,7 @@
 // Go code: on its own stack (SP == stack, which is how it knows itself) it
 // records a non-zero rax it was handed in cells[0] (a thread the kernel
 // made gets 0), mkdir(path, 0755) with the result in cells[1], sets
-// cells[2] and exits (SYS_exit: this thread only). The caller gets clone's
+// cells[2], sleeps for a second and exits (SYS_exit: this thread only). The caller gets clone's
 // result.
 TEXT ·rawCloneThread(SB),NOSPLIT,$0-40
 	MOVQ	flags+0(FP), DI
@@ -33,6 +33,15 @@ mkdir:
 	SYSCALL
 	MOVQ	AX, 8(R13)
 	MOVQ	$1, 16(R13)
+	// Linger for a second, so that a host thread made this way is there
+	// for the host's thread-count oracle to see.
+	SUBQ	$16, SP
+	MOVQ	$1, 0(SP)
+	MOVQ	$0, 8(SP)
+	MOVQ	SP, DI
+	MOVQ	$0, SI
+	MOVQ	$35, AX	// SYS_nanosleep
+	SYSCALL
 	MOVQ	$0, DI
 	MOVQ	$60, AX	// SYS_exit
 	SYSCALL

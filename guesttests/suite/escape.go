@@ -36,6 +36,12 @@ func runCloneThread(path string) {
 	for i := 0; i < 400 && atomic.LoadUint64(&cells[2]) == 0; i++ {
 		unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
 	}
+	// The new thread lingers for a second after its mkdir; stay as long,
+	// so that a host thread made for it is seen by the host's oracle
+	// before UML ends this process.
+	for i := 0; i < 40; i++ {
+		unix.RawSyscall(unix.SYS_NANOSLEEP, uintptr(unsafe.Pointer(&ts)), 0, 0)
+	}
 	fmt.Printf("tid=%d seen=%d mkdir=%d done=%d\n", int64(tid), int64(atomic.LoadUint64(&cells[0])),
 		int64(atomic.LoadUint64(&cells[1])), atomic.LoadUint64(&cells[2]))
 	os.Exit(0)

@@ -77,6 +77,17 @@ var knownFailures = map[string]string{
 	"seccomp_bpf/global.user_notification_sibling_pid_ns": "unshare(CLONE_NEWPID) fails: the guest kernel has no CONFIG_PID_NS",
 }
 
+// timingDependent are the selftests that order their processes with
+// sleep(), with why that is not kept here: one that fails is run once more,
+// and the second attempt decides; the first one's failures are logged.
+var timingDependent = map[string]string{
+	// vmaccess's tests fork a child that starts a thread and execs, then
+	// sleep(1) and assume the child has got that far; a TCG guest on a
+	// busy host sometimes has not (seen once in 6.12's unpatched control,
+	// global.vmaccess: open(/proc/PID/mem) failed).
+	"vmaccess": "it orders its processes with sleep(1), which a TCG guest on a busy host does not always keep",
+}
+
 const noUnixSockets = "socketpair(AF_UNIX) fails: the guest kernel has no CONFIG_UNIX"
 
 // testKselftest runs each of the kernel's selftests in KselftestDir as a
@@ -98,7 +109,7 @@ func testKselftest(t *T) {
 			if why, ok := needsTime32[selftestBase(n)]; ok && noTime32 {
 				t.Skipf("needs the 32-bit time_t system calls this kernel lacks (CONFIG_COMPAT_32BIT_TIME): %s", why)
 			}
-			runSelftest(t, n)
+			runSelftest(t, KselftestDir, n)
 		})
 	}
 	for _, l := range leftOut {
@@ -158,21 +169,22 @@ func selftestBase(name string) string {
 	return name
 }
 
-// runSelftest runs one selftest binary and reports its results as t's
-// subtests.
-func runSelftest(t *T, name string) {
-	out, err := runSelftestBinary(t, name, exec.Command(filepath.Join(KselftestDir, name)))
-	code := 0
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee) && ee.Exited():
-		code = ee.ExitCode()
-	case err != nil:
-		t.Logf("%s", strings.TrimSpace(string(out)))
-		t.Fatalf("%s: %v", name, err)
+// runSelftest runs the selftest binary dir/name and reports its results as
+// t's subtests. A timingDependent one that fails runs once more.
+func runSelftest(t *T, dir, name string) {
+	rep, v := runSelftestOnce(t, dir, name)
+	if why, ok := timingDependent[selftestBase(name)]; ok && v.fail != "" {
+		// The first attempt's failures go to the log, never away.
+		for _, r := range rep.Results {
+			if r.Verdict == selftestFail {
+				for _, d := range r.Diag {
+					t.Logf("first attempt: %s: %s", r.Name, d)
+				}
+			}
+		}
+		t.Logf("first attempt: %s; %s: running it once more, and the second attempt decides", v.fail, why)
+		rep, v = runSelftestOnce(t, dir, name)
 	}
-	rep := parseSelftest(out)
-	v := judgeSelftest(selftestBase(name), rep, code, t.patched())
 	for _, r := range rep.Results {
 		t.Run(r.Name, func(st *T) {
 			if r.Verdict != selftestPass {
@@ -209,6 +221,23 @@ func runSelftest(t *T, name string) {
 	}
 	// No duration: the guest's clock is not to be trusted under TCG.
 	t.Result(v.summary)
+}
+
+// runSelftestOnce runs the selftest binary dir/name once and judges what
+// it printed.
+func runSelftestOnce(t *T, dir, name string) (selftestReport, selftestOutcome) {
+	out, err := runSelftestBinary(t, name, exec.Command(filepath.Join(dir, name)))
+	code := 0
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee) && ee.Exited():
+		code = ee.ExitCode()
+	case err != nil:
+		t.Logf("%s", strings.TrimSpace(string(out)))
+		t.Fatalf("%s: %v", name, err)
+	}
+	rep := parseSelftest(out)
+	return rep, judgeSelftest(selftestBase(name), rep, code, t.patched())
 }
 
 // runSelftestBinary runs cmd with its output going to a file, not a pipe:

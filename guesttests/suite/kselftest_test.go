@@ -1,7 +1,9 @@
 package suite
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -203,5 +205,39 @@ func TestRunSelftestBinaryKillsASilentOne(t *testing.T) {
 	got, err := runSelftestBinary(tt, "hang", exec.Command("sh", "-c", "echo 1..1; exec sleep 30"))
 	if err == nil || !strings.Contains(err.Error(), "hang printed nothing for 300ms and was killed") || string(got) != "1..1\n" {
 		t.Fatalf("got %q, %v", got, err)
+	}
+}
+
+// TestRunSelftestRetriesTimingDependent: a timing-dependent selftest that
+// fails once and then passes passes, with the first attempt's failure in
+// the log; any other selftest that fails once fails.
+func TestRunSelftestRetriesTimingDependent(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name     string
+		wantFail bool
+	}{
+		{"vmaccess_64", false},
+		{"get_syscall_info_64", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			// Fails the first time (no marker yet), passes after.
+			script := "#!/bin/sh\necho 1..1\nif [ -e " + dir + "/ran ]; then echo ok 1 global.vmaccess; exit 0; fi\n" +
+				": > " + dir + "/ran\necho '# vmaccess.c:40:vmaccess:Expected f (-1) >= 0 (0)'\necho not ok 1 global.vmaccess\nexit 1\n"
+			if err := os.WriteFile(filepath.Join(dir, tc.name), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			var out lockedBuffer
+			tt := &T{name: tc.name, cfg: Config{Expect: LevelNone, progress: &progress{w: &out, last: time.Now(), every: time.Hour}}}
+			tt.runLocked(func(tt *T) { runSelftest(tt, dir, tc.name) })
+			if tt.failed != tc.wantFail {
+				t.Errorf("failed %v, want %v; log %q", tt.failed, tc.wantFail, tt.log)
+			}
+			first := strings.Contains(strings.Join(tt.log, "\n"), "first attempt: global.vmaccess: # vmaccess.c:40")
+			if first == tc.wantFail {
+				t.Errorf("first attempt logged %v, want %v; log %q", first, !tc.wantFail, tt.log)
+			}
+		})
 	}
 }

@@ -131,14 +131,20 @@ func testUML(t *T) {
 				want = "OK (disabled)"
 			}
 			// The host side of uml_escape's oracle: a directory only UML's
-			// host has, which must still be empty when UML is done.
+			// host has, which must still be empty when UML is done, and
+			// UML's traced host processes, sampled while UML runs, which
+			// must never have a second thread (hostthreads.go).
 			if err := os.RemoveAll(EscapeHostDir); err != nil {
 				t.Fatalf("%v", err)
 			}
 			if err := os.Mkdir(EscapeHostDir, 0o777); err != nil {
 				t.Fatalf("%v", err)
 			}
+			threads := watchTracedThreads("/proc", 2*time.Millisecond)
 			out, err := runUML(t, "UML", b.flags, patched, tests...)
+			if found, samples := threads.Stop(); found != "" {
+				t.Errorf("guest-to-host escape: UML's host gained a thread: %s (UML keeps each of its processes in a single-threaded traced host process; %d samples)", found, samples)
+			}
 			if ents, _ := os.ReadDir(EscapeHostDir); len(ents) > 0 {
 				var names []string
 				for _, e := range ents {

@@ -25,6 +25,7 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/cell"
 	"github.com/ptvmlab/ptvmlab/lab/era"
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
@@ -131,29 +132,43 @@ type Result struct {
 	Log     string // git bisect log
 }
 
+// InputError is a bisection that cannot start for what the user gave: a
+// ref that is not a commit, a work tree with changes.
+type InputError struct{ Err error }
+
+func (e *InputError) Error() string { return e.Err.Error() }
+func (e *InputError) Unwrap() error { return e.Err }
+
 // Run bisects repo between good and bad: it starts git bisect, lets git
 // call step (the command line of a ptvmlab bisect run) at each commit,
-// and returns the first bad commit. The repository is reset afterwards,
-// whatever happened. Git's and the steps' output goes to w.
-func Run(ctx context.Context, repo, good, bad string, step []string, w io.Writer) (Result, error) {
+// and returns the first bad commit. stepEnv is added to the steps'
+// environment. The repository is reset afterwards, whatever happened.
+// Git's and the steps' output goes to w. Cancelling ctx sends git, the
+// step and everything the step runs SIGTERM (proc.Command), and Run
+// returns ctx's error.
+func Run(ctx context.Context, repo, good, bad string, step, stepEnv []string, w io.Writer) (Result, error) {
 	if _, err := git(ctx, repo, "rev-parse", "--verify", good+"^{commit}"); err != nil {
-		return Result{}, fmt.Errorf("--good %s: not a commit of %s", good, repo)
+		return Result{}, &InputError{fmt.Errorf("--good %s: not a commit of %s", good, repo)}
 	}
 	if _, err := git(ctx, repo, "rev-parse", "--verify", bad+"^{commit}"); err != nil {
-		return Result{}, fmt.Errorf("--bad %s: not a commit of %s", bad, repo)
+		return Result{}, &InputError{fmt.Errorf("--bad %s: not a commit of %s", bad, repo)}
 	}
 	if out, err := git(ctx, repo, "status", "--porcelain", "--untracked-files=no"); err != nil || out != "" {
-		return Result{}, fmt.Errorf("%s has uncommitted changes: commit or stash them before bisecting", repo)
+		return Result{}, &InputError{fmt.Errorf("%s has uncommitted changes (or is not a git work tree): commit or stash them before bisecting", repo)}
 	}
 	if _, err := git(ctx, repo, "bisect", "start", bad, good); err != nil {
 		return Result{}, err
 	}
 	defer func() { _, _ = git(context.WithoutCancel(ctx), repo, "bisect", "reset") }()
 	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", repo, "bisect", "run"}, step...)...)
+	cmd := proc.Command(ctx, "git", append([]string{"-C", repo, "bisect", "run"}, step...)...)
 	cmd.Stdout = io.MultiWriter(w, &out)
 	cmd.Stderr = w
+	cmd.Env = append(os.Environ(), stepEnv...)
 	runErr := cmd.Run()
+	if ctx.Err() != nil {
+		return Result{}, fmt.Errorf("git bisect run: %w", ctx.Err())
+	}
 	log, _ := git(ctx, repo, "bisect", "log")
 	commit, found := FirstBad(out.String())
 	if !found {
@@ -178,7 +193,7 @@ func FirstBad(out string) (string, bool) {
 }
 
 func git(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
+	cmd := proc.Command(ctx, "git", append([]string{"-C", dir}, args...)...)
 	cmd.Env = append(os.Environ(), "LC_ALL=C")
 	out, err := cmd.Output()
 	if err != nil {

@@ -1,5 +1,6 @@
 // Package boot turns what a machine produced (vm.Output) into a verdict: one
-// of passed, failed, panic, timeout or infra, with the parsed KTAP.
+// of passed, failed, panic, timeout or infra, with the parsed KTAP; a cell
+// that never booted is invalid (its input) or interrupted.
 package boot
 
 import (
@@ -22,6 +23,11 @@ const (
 	Panic   Status = "panic"   // the console shows a kernel panic, Oops or BUG
 	Timeout Status = "timeout" // the machine ran past its limit and was stopped
 	Infra   Status = "infra"   // QEMU could not start, or the results channel never opened
+	// Invalid: the cell's input does not fit (its source is missing, its
+	// series does not apply, its config drops symbols); nothing booted.
+	Invalid Status = "invalid"
+	// Interrupted: ptvmlab got SIGINT or SIGTERM before the boot ended.
+	Interrupted Status = "interrupted"
 )
 
 // Outcome is one boot's verdict.

@@ -7,6 +7,7 @@ package cache
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -35,10 +36,52 @@ func (d Dir) Path(elem ...string) string {
 }
 
 // Lookup reports whether the entry kind/key exists and returns its path.
+// An entry of an artifact kind (every kind but TreeKinds) is used only
+// when its files still match the digests recorded when it was published:
+// one that does not is dropped, with a one-line warning, and reported
+// missing, so that the caller rebuilds it; so is an entry published
+// before digests were recorded, which nothing can check.
 func (d Dir) Lookup(kind, key string) (string, bool) {
 	p := d.Path(kind, key)
 	st, err := os.Stat(p)
-	return p, err == nil && st.IsDir()
+	if err != nil || !st.IsDir() {
+		return p, false
+	}
+	if TreeKinds[kind] {
+		return p, true
+	}
+	err = Verify(p)
+	switch {
+	case err == nil:
+		return p, true
+	case errors.Is(err, errNoDigests):
+		// Recording them now would bless whatever the files have become
+		// since: an entry that cannot be checked is not used.
+		slog.Warn("cache entry dropped: it has no recorded digests (made by an older ptvmlab), so it cannot be checked; rebuilding", "entry", kind+"/"+short(key))
+		if err := RemoveAll(p); err != nil {
+			slog.Warn("cache entry could not be removed", "entry", p, "err", err)
+		}
+		return p, false
+	default:
+		slog.Warn("cache entry dropped: "+err.Error()+"; rebuilding", "entry", kind+"/"+short(key))
+		if err := RemoveAll(p); err != nil {
+			slog.Warn("cache entry could not be removed", "entry", p, "err", err)
+		}
+		return p, false
+	}
+}
+
+// TreeKinds are the cache kinds that hold whole source trees (tens of
+// thousands of files, named by the digest of the tarball or tree they
+// came from): hashing them on every hit would cost seconds, and they are
+// inputs, not artifacts. Lookup checks every other kind.
+var TreeKinds = map[string]bool{"src": true, "kselftest-src": true, "khdr": true}
+
+func short(key string) string {
+	if len(key) > 12 {
+		return key[:12]
+	}
+	return key
 }
 
 // Fill publishes the entry kind/key. If it already exists, Fill returns its
@@ -69,6 +112,12 @@ func (d Dir) Fill(kind, key string, fill func(tmp string) error) (string, error)
 	if err := fill(tmp); err != nil {
 		RemoveAll(tmp)
 		return "", err
+	}
+	if !TreeKinds[kind] {
+		if err := recordDigests(tmp); err != nil {
+			RemoveAll(tmp)
+			return "", fmt.Errorf("cache: %w", err)
+		}
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		RemoveAll(tmp)

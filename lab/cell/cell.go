@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -31,6 +30,7 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/kconfig"
 	"github.com/ptvmlab/ptvmlab/lab/kselftest"
 	"github.com/ptvmlab/ptvmlab/lab/patch"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
@@ -225,7 +225,7 @@ func UML(ctx context.Context, env Env, tree source.Tree, series *patch.Series, a
 		slog.Info("UML built", "arch", um.Name, "key", b.Key[:12], "took", b.Took.Round(time.Second))
 	}
 	dir, err := env.Cache.Fill("uml", b.Key, func(tmp string) error {
-		out, err := exec.CommandContext(ctx, "strip", "-o", filepath.Join(tmp, "linux"), b.Image).CombinedOutput()
+		out, err := proc.Command(ctx, "strip", "-o", filepath.Join(tmp, "linux"), b.Image).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("strip %s: %w: %s", b.Image, err, out)
 		}
@@ -318,7 +318,7 @@ func prepare(ctx context.Context, env Env, c Cell, arch kbuild.Arch, rec *report
 	} else {
 		slog.Info("kernel built", "arch", c.Arch, "key", b.Key[:12], "took", b.Took.Round(time.Second))
 	}
-	files, err := kselftest.Files(ctx, kselftest.Opts{Cache: env.Cache, Tree: c.Tree, Series: selftestSeries(env, c), GOARCH: arch.GOARCH})
+	files, err := selftests(ctx, env, c, arch)
 	if err != nil {
 		return vm.Spec{}, "", err
 	}
@@ -359,6 +359,29 @@ func prepare(ctx context.Context, env Env, c Cell, arch kbuild.Arch, rec *report
 		Dir: c.Out, ResultsVia: ResultsVia(prof, b.Config)}
 	key := digest("cell/2", b.Key, img.Digest, c.Arch, strings.Join(cmdline, " "), c.Timeout.String(), c.Silence.String(), spec.ResultsVia)
 	return spec, key, nil
+}
+
+// IsInputError reports whether err is a cell's input not fitting: a
+// config fragment that drops symbols, a series that does not apply.
+func IsInputError(err error) bool {
+	var dropped *kconfig.DroppedError
+	var apply *patch.ApplyError
+	return errors.As(err, &dropped) || errors.As(err, &apply)
+}
+
+// selftests builds (or finds) the kernel selftests for c's guest. A cell
+// without a series borrows its era's selftest changes; when they do not
+// apply (the tree under test, a bisect step say, already has them), the
+// tree's own selftests are built, and the log says so.
+func selftests(ctx context.Context, env Env, c Cell, arch kbuild.Arch) ([]initramfs.File, error) {
+	s := selftestSeries(env, c)
+	files, err := kselftest.Files(ctx, kselftest.Opts{Cache: env.Cache, Tree: c.Tree, Series: s, GOARCH: arch.GOARCH})
+	var ae *patch.ApplyError
+	if err != nil && c.Series == nil && s != nil && errors.As(err, &ae) {
+		slog.Info("kernel selftests: the era's selftest changes do not apply to this tree; its own selftests are built", "series", s.Dir, "why", ae.Error())
+		return kselftest.Files(ctx, kselftest.Opts{Cache: env.Cache, Tree: c.Tree, GOARCH: arch.GOARCH})
+	}
+	return files, err
 }
 
 // selftestSeries is the series whose changes to the kernel's selftests the

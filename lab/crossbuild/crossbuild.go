@@ -25,7 +25,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ptvmlab/ptvmlab/lab/cache"
@@ -33,6 +32,7 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
 	"github.com/ptvmlab/ptvmlab/lab/kconfig"
 	"github.com/ptvmlab/ptvmlab/lab/patch"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
 
@@ -370,11 +370,11 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 		slog.Warn("unreadable cross-build entry: building again", "dir", dir)
 	}
 
-	work, err := os.MkdirTemp(mkdir(c.Path("work")), "cross-"+a.Name+"-")
+	work, doneWork, err := cache.ScratchDir(mkdir(c.Path("work")), "cross-"+a.Name+"-")
 	if err != nil {
 		return Result{}, fmt.Errorf("crossbuild: %w", err)
 	}
-	defer cache.RemoveAll(work)
+	defer doneWork()
 	src, obj := filepath.Join(work, "src"), filepath.Join(work, "obj")
 	if err := source.CopyTree(req.Tree.Dir, src); err != nil {
 		return Result{}, fmt.Errorf("crossbuild: copy %s: %w", req.Tree.Dir, err)
@@ -522,11 +522,11 @@ func toolchain(ctx context.Context, a Arch, name string) (toolchainInfo, error) 
 	if err != nil {
 		return toolchainInfo{}, err
 	}
-	out, err := exec.CommandContext(ctx, t.CC, "--version").Output()
+	out, err := proc.Command(ctx, t.CC, "--version").Output()
 	if err != nil {
 		return toolchainInfo{}, fmt.Errorf("%s --version: %w", t.CC, err)
 	}
-	host, err := exec.CommandContext(ctx, "gcc", "--version").Output()
+	host, err := proc.Command(ctx, "gcc", "--version").Output()
 	if err != nil {
 		return toolchainInfo{}, fmt.Errorf("gcc --version: %w; install it with: apt-get install build-essential", err)
 	}
@@ -611,11 +611,8 @@ func (m maker) configure(ctx context.Context, frags []kconfig.Fragment) (kconfig
 func (m maker) run(ctx context.Context, goals ...string) error {
 	args := append([]string{"-C", m.src, "O=" + m.obj}, m.vars...)
 	args = append(args, goals...)
-	cmd := exec.CommandContext(ctx, "make", args...)
+	cmd := proc.Command(ctx, "make", args...)
 	cmd.Env = m.env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	fmt.Fprintf(m.log, "$ make %s\n", strings.Join(args, " "))

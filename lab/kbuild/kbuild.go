@@ -21,11 +21,11 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/kconfig"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
 
@@ -137,11 +137,11 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 			return Result{}, err
 		}
 	}
-	work, err := os.MkdirTemp(mkdir(c.Path("work")), req.Arch.Name+"-")
+	work, doneWork, err := cache.ScratchDir(mkdir(c.Path("work")), req.Arch.Name+"-")
 	if err != nil {
 		return Result{}, fmt.Errorf("kbuild: %w", err)
 	}
-	defer cache.RemoveAll(work)
+	defer doneWork()
 	src, obj := filepath.Join(work, "src"), filepath.Join(work, "obj")
 	if err := source.CopyTree(req.Tree.Dir, src); err != nil {
 		return Result{}, fmt.Errorf("kbuild: copy %s: %w", req.Tree.Dir, err)
@@ -286,14 +286,9 @@ func (m maker) run(ctx context.Context, goals ...string) error {
 func (m maker) runStdin(ctx context.Context, stdin io.Reader, goals ...string) error {
 	args := append(append([]string{"-C", m.src, "O=" + m.obj, "ARCH=" + m.arch.MakeArch}, m.vars...), m.arch.MakeVars...)
 	args = append(args, goals...)
-	cmd := exec.CommandContext(ctx, "make", args...)
+	cmd := proc.Command(ctx, "make", args...)
 	cmd.Env = m.env
 	cmd.Stdin = stdin
-	// make's children (gcc, ld) must die with it on Ctrl-C: run the whole
-	// job in its own process group and kill the group.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	fmt.Fprintf(m.log, "$ make %s\n", strings.Join(args, " "))
@@ -358,7 +353,7 @@ type toolchainInfo struct {
 // whether ccache fronts it, and adds cflags to the kernel's compiler (not
 // the host tools').
 func toolchain(ctx context.Context, cflags []string) (toolchainInfo, error) {
-	out, err := exec.CommandContext(ctx, "gcc", "--version").Output()
+	out, err := proc.Command(ctx, "gcc", "--version").Output()
 	if err != nil {
 		return toolchainInfo{}, fmt.Errorf("gcc --version: %w; install it with: apt-get install build-essential", err)
 	}
@@ -388,7 +383,7 @@ const m32Probe = "#include <linux/types.h>\n#include <sys/ptrace.h>\nint main(vo
 // host without the 32-bit headers or libc fails in one line naming the
 // packages, not minutes into make with "asm/types.h: No such file".
 func checkM32(ctx context.Context, cc, arch string) error {
-	cmd := exec.CommandContext(ctx, cc, "-m32", "-static", "-x", "c", "-", "-o", os.DevNull)
+	cmd := proc.Command(ctx, cc, "-m32", "-static", "-x", "c", "-", "-o", os.DevNull)
 	cmd.Stdin = strings.NewReader(m32Probe)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		first := FirstError(out)
@@ -529,4 +524,29 @@ func BuildInPlace(ctx context.Context, c cache.Dir, req Request, obj string) (Re
 	slog.Info("built in place", "arch", req.Arch.Name, "compiled", compiled, "took", time.Since(start).Round(time.Second))
 	return Result{Key: key, Dir: obj, Image: filepath.Join(obj, req.Arch.Image), Config: filepath.Join(obj, ".config"),
 		Log: logPath, Took: time.Since(start), Compiled: compiled}, nil
+}
+
+// CheckBzImage checks that path is an x86 kernel image QEMU can boot
+// with -kernel: a regular file with the boot protocol's "HdrS" magic at
+// offset 0x202 (Documentation/arch/x86/boot.rst; every kernel since
+// 2.0). It is cheap, and saves building an initramfs for a file that is
+// not a kernel.
+func CheckBzImage(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !st.Mode().IsRegular() {
+		return fmt.Errorf("not a regular file")
+	}
+	var hdr [4]byte
+	if _, err := f.ReadAt(hdr[:], 0x202); err != nil || string(hdr[:]) != "HdrS" {
+		return fmt.Errorf("not an x86 bzImage (no \"HdrS\" boot header at 0x202)")
+	}
+	return nil
 }

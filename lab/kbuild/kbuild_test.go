@@ -145,3 +145,38 @@ func TestCheckM32(t *testing.T) {
 		t.Errorf("error %q is not one line", err)
 	}
 }
+
+func TestCheckBzImage(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := make([]byte, 4096)
+	copy(good[0x202:], "HdrS")
+	random := make([]byte, 4096)
+	for i := range random {
+		random[i] = byte(i * 7)
+	}
+	for _, tc := range []struct {
+		name    string
+		content []byte // nil: a directory
+		want    string
+	}{
+		{"bzImage", good, ""},
+		{"passwd", []byte("root:x:0:0:root:/root:/bin/bash\n"), "no \"HdrS\" boot header"},
+		{"random", random, "no \"HdrS\" boot header"},
+		{"dir", nil, "not a regular file"},
+	} {
+		p := filepath.Join(dir, tc.name)
+		if tc.content == nil {
+			os.Mkdir(p, 0o755)
+		} else {
+			os.WriteFile(p, tc.content, 0o644)
+		}
+		err := CheckBzImage(p)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if err := CheckBzImage(filepath.Join(dir, "missing")); err == nil {
+		t.Errorf("a missing file passed")
+	}
+}

@@ -21,13 +21,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/ptvmlab/ptvmlab/initramfs"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/patch"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
 
@@ -242,7 +242,7 @@ func sources(ctx context.Context, o Opts) (string, string, error) {
 func headers(ctx context.Context, c cache.Dir, tree source.Tree) (string, error) {
 	dir, err := c.Fill("khdr", digest("khdr/1", tree.Digest), func(tmp string) error {
 		obj := filepath.Join(tmp, "obj")
-		cmd := exec.CommandContext(ctx, "make", "-s", "-C", tree.Dir, "O="+obj, "ARCH=x86",
+		cmd := proc.Command(ctx, "make", "-s", "-C", tree.Dir, "O="+obj, "ARCH=x86",
 			"INSTALL_HDR_PATH="+filepath.Join(tmp, "usr"), "headers_install")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("make headers_install in %s: %w: %s", tree.Dir, err, lastLines(out, 3))
@@ -259,14 +259,14 @@ func headers(ctx context.Context, c cache.Dir, tree source.Tree) (string, error)
 // and the static libraries the selftests link, per word size. A library
 // installed later (libcap-dev:i386) then builds what was left out.
 func toolchain(ctx context.Context, bits []int) (string, error) {
-	out, err := exec.CommandContext(ctx, "gcc", "--version").Output()
+	out, err := proc.Command(ctx, "gcc", "--version").Output()
 	if err != nil {
 		return "", fmt.Errorf("kernel selftests need gcc: %w", err)
 	}
 	parts := []string{firstLine(out)}
 	for _, b := range bits {
 		for _, lib := range []string{"libc.a", "libpthread.a", "libcap.a"} {
-			p, err := exec.CommandContext(ctx, "gcc", fmt.Sprintf("-m%d", b), "-print-file-name="+lib).Output()
+			p, err := proc.Command(ctx, "gcc", fmt.Sprintf("-m%d", b), "-print-file-name="+lib).Output()
 			if err != nil {
 				return "", fmt.Errorf("gcc -m%d -print-file-name=%s: %w", b, lib, err)
 			}
@@ -309,7 +309,7 @@ func recipe(bits []int) string {
 }
 
 func compile(ctx context.Context, src, hdr string, t Test, bits int, out string) error {
-	o, err := exec.CommandContext(ctx, "gcc", Args(src, hdr, t, bits, out)...).CombinedOutput()
+	o, err := proc.Command(ctx, "gcc", Args(src, hdr, t, bits, out)...).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("%w: %s", err, firstError(o))
 	}

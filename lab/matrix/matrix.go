@@ -74,6 +74,14 @@ func Load(path string) (File, error) {
 	if un := md.Undecoded(); len(un) > 0 {
 		return f, fmt.Errorf("matrix file %s: unknown key %q (known: arches, uml_flags, timeout, accel, silence, [[kernel]] name/source/series)", path, un[0].String())
 	}
+	for _, k := range []struct {
+		key  string
+		list []string
+	}{{"arches", f.Arches}, {"uml_flags", f.UMLFlags}} {
+		if md.IsDefined(k.key) && len(k.list) == 0 {
+			return f, fmt.Errorf("matrix file %s: %s = []: an empty list would run nothing; leave the key out for the default", path, k.key)
+		}
+	}
 	return f, f.Check(path)
 }
 
@@ -81,6 +89,17 @@ func Load(path string) (File, error) {
 func (f File) Check(path string) error {
 	if len(f.Kernels) == 0 {
 		return fmt.Errorf("matrix file %s: no [[kernel]] entries; add one with name, source and series", path)
+	}
+	if d := firstDuplicate(f.Arches); d != "" {
+		return fmt.Errorf("matrix file %s: arches: %q is listed twice (its cells would share one directory)", path, d)
+	}
+	if d := firstDuplicate(f.UMLFlags); d != "" {
+		return fmt.Errorf("matrix file %s: uml_flags: %q is listed twice", path, d)
+	}
+	for _, k := range f.Kernels {
+		if d := firstDuplicate(k.Series); d != "" {
+			return fmt.Errorf("matrix file %s: kernel %s: series %q is listed twice", path, k.Name, d)
+		}
 	}
 	for _, a := range f.Arches {
 		if a != "x86_64" && a != "i386" {
@@ -118,12 +137,30 @@ func (f File) Check(path string) error {
 	return nil
 }
 
+func firstDuplicate(list []string) string {
+	seen := map[string]bool{}
+	for _, v := range list {
+		if seen[v] {
+			return v
+		}
+		seen[v] = true
+	}
+	return ""
+}
+
 // BootTimeout is the per-boot timeout.
 func (f File) BootTimeout() (time.Duration, error) {
 	if f.Timeout == "" {
 		return 5 * time.Minute, nil
 	}
-	return time.ParseDuration(f.Timeout)
+	d, err := time.ParseDuration(f.Timeout)
+	if err == nil && d <= 0 {
+		err = fmt.Errorf("a boot limit must be positive, e.g. \"5m\"")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%q: %w", f.Timeout, err)
+	}
+	return d, nil
 }
 
 // BootSilence is the boots' silence watchdog; 0 is the backend's default.

@@ -79,27 +79,28 @@ func (r Runner) Run(ctx context.Context, f File, cells []Cell) (report.Run, erro
 		}()
 	}
 	wg.Wait()
-	if ctx.Err() != nil {
-		return report.Run{}, ctx.Err()
-	}
 	return report.Run{Started: start.UTC(), TookS: time.Since(start).Seconds(), Boots: recs}, nil
 }
 
 func (r Runner) runCell(ctx context.Context, env cell.Env, trees *treeCache, c Cell, timeout, silence time.Duration) report.Boot {
 	rec := report.Boot{Cell: c.ID, Kernel: c.Kernel.Source, Series: seriesLabel(c.Series), Arch: c.Arch, UMLFlags: c.Flags}
 	tree, err := trees.get(ctx, c.Kernel)
-	if errors.Is(err, ErrUnset) {
+	switch {
+	case ctx.Err() != nil:
+		return interrupted(rec)
+	case errors.Is(err, ErrUnset):
 		rec.Status, rec.Title = Skipped, err.Error()
 		return rec
-	}
-	if err != nil {
-		rec.Status, rec.Title = string(boot.Infra), err.Error()
+	case err != nil:
+		// The matrix file named a source that is not there or not a
+		// kernel: its input, as --kernel is for run.
+		rec.Status, rec.Title = string(boot.Invalid), err.Error()
 		return rec
 	}
 	rec.Kernel, rec.Version, rec.Digest = tree.Spec.Raw, tree.Version, tree.Digest
 	series, name, expect, err := cell.ResolveSeries(env.ModuleDir, tree, c.Series)
 	if err != nil {
-		rec.Status, rec.Title = string(boot.Infra), err.Error()
+		rec.Status, rec.Title = string(boot.Invalid), err.Error()
 		return rec
 	}
 	cc := cell.Cell{ID: c.ID, Tree: tree, Series: series, SeriesName: name, Arch: c.Arch, Expect: expect,
@@ -108,17 +109,34 @@ func (r Runner) runCell(ctx context.Context, env cell.Env, trees *treeCache, c C
 		cc.UMLBoots = c.Flags
 	}
 	out, err := cell.Run(ctx, env, cc)
-	if err != nil {
-		out.Status, out.Title = string(boot.Infra), err.Error()
-		if ctx.Err() == nil {
-			slog.Error("cell could not run", "cell", c.ID, "err", err)
+	switch {
+	case ctx.Err() != nil:
+		out = interrupted(out)
+		if p := filepath.Join(cc.Out, "console.log"); fileExists(p) {
+			out.ConsoleLog = p
 		}
+	case cell.IsInputError(err):
+		out.Status, out.Title = string(boot.Invalid), err.Error()
+	case err != nil:
+		out.Status, out.Title = string(boot.Infra), err.Error()
+		slog.Error("cell could not run", "cell", c.ID, "err", err)
 	}
 	if out.Cell == "" {
 		out.Cell = c.ID
 	}
 	out.UMLFlags = c.Flags
 	return out
+}
+
+// interrupted marks rec as ended by a signal (SIGINT or SIGTERM).
+func interrupted(rec report.Boot) report.Boot {
+	rec.Status, rec.Title, rec.Tests = string(boot.Interrupted), "interrupted (SIGINT or SIGTERM) before this boot ended", nil
+	return rec
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // treeCache resolves each kernel source once for all its cells.

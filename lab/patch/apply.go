@@ -10,6 +10,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 )
 
 // ApplyError says which patch, file and hunk did not apply.
@@ -54,7 +56,7 @@ func Apply(ctx context.Context, dir string, s *Series, o Options) error {
 func applyOne(ctx context.Context, dir string, p Patch, o Options) error {
 	args := []string{"-p1", "--batch", "--forward", "--no-backup-if-mismatch", "--reject-file=-",
 		"--fuzz=" + strconv.Itoa(o.Fuzz), "-d", dir, "-i", p.Path}
-	out, err := exec.CommandContext(ctx, "patch", append([]string{"--dry-run"}, args...)...).CombinedOutput()
+	out, err := proc.Command(ctx, "patch", append([]string{"--dry-run"}, args...)...).CombinedOutput()
 	if err != nil {
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) {
@@ -62,7 +64,7 @@ func applyOne(ctx context.Context, dir string, p Patch, o Options) error {
 		}
 		return ParsePatchFailure(p.Name, out)
 	}
-	if out, err := exec.CommandContext(ctx, "patch", args...).CombinedOutput(); err != nil {
+	if out, err := proc.Command(ctx, "patch", args...).CombinedOutput(); err != nil {
 		return fmt.Errorf("patch %s: applied in a dry run but not for real: %w: %s", p.Name, err, firstLine(out))
 	}
 	return nil

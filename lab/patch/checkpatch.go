@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 )
 
 // Verdict is checkpatch.pl's word on one patch.
@@ -210,7 +211,7 @@ func Check(ctx context.Context, c Checker, s *Series) ([]Verdict, error) {
 			return nil, err
 		}
 		args := append(append([]string{c.Script}, c.Args...), abs)
-		cmd := exec.CommandContext(ctx, "perl", args...)
+		cmd := proc.Command(ctx, "perl", args...)
 		cmd.Dir = c.Dir
 		res, err := cmd.CombinedOutput()
 		var ee *exec.ExitError

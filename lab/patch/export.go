@@ -6,12 +6,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 
 	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 )
 
 // baseIdentity and baseDate name the scratch repository's base commit.
@@ -63,11 +63,11 @@ func Export(ctx context.Context, base string, s *Series, out string, o Options) 
 // patch headers, so the same poster gets the same bytes on every run. A
 // zero poster gives the stored form, as Export.
 func ExportSigned(ctx context.Context, base string, s *Series, out string, o Options, poster Identity) error {
-	scratch, err := os.MkdirTemp("", "ptvmlab-export-")
+	scratch, doneScratch, err := cache.ScratchDir("", "ptvmlab-export-")
 	if err != nil {
 		return err
 	}
-	defer cache.RemoveAll(scratch)
+	defer doneScratch()
 	repo := filepath.Join(scratch, "repo")
 	if err := seedTouched(base, s, repo); err != nil {
 		return err
@@ -255,7 +255,7 @@ func seedTouched(base string, s *Series, dir string) error {
 type gitRunner struct{ dir string }
 
 func (g gitRunner) run(ctx context.Context, env []string, args ...string) error {
-	cmd := exec.CommandContext(ctx, "git", args...)
+	cmd := proc.Command(ctx, "git", args...)
 	cmd.Dir = g.dir
 	cmd.Env = append(append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "TZ=UTC", "LC_ALL=C"), env...)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -89,7 +89,38 @@ func ParseMbox(b []byte) ([]MboxPatch, error) {
 			return nil, fmt.Errorf("mbox: two messages are patch %d/%d: save one version of the series (b4 am -v N)", out[i].N, out[i].Of)
 		}
 	}
+	if err := checkComplete(out); err != nil {
+		return nil, fmt.Errorf("mbox: %w", err)
+	}
 	return out, nil
+}
+
+// checkComplete refuses a series that is not whole, as b4 does: every
+// message must count the same total, and each of 1..total must be there
+// (the cover letter, 0, may be left out).
+func checkComplete(msgs []MboxPatch) error {
+	of := msgs[len(msgs)-1].Of
+	have := map[int]bool{}
+	for _, m := range msgs {
+		if m.Of != of {
+			return fmt.Errorf("patch %d/%d and patch %d/%d count different totals: save one version of the series (b4 am -v N)",
+				m.N, m.Of, msgs[len(msgs)-1].N, of)
+		}
+		if m.N > of {
+			return fmt.Errorf("patch %d/%d is numbered past the series' end", m.N, m.Of)
+		}
+		have[m.N] = true
+	}
+	var missing []string
+	for n := 1; n <= of; n++ {
+		if !have[n] {
+			missing = append(missing, fmt.Sprintf("%d/%d", n, of))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the series is incomplete: patch %s missing; save the whole thread (b4 am MSGID)", strings.Join(missing, ", "))
+	}
+	return nil
 }
 
 // rawSubject is the message's Subject header, unfolded, before decoding.

@@ -36,6 +36,10 @@ func TestParseMbox(t *testing.T) {
 		{"empty", "", "no messages"},
 		{"not mbox", "Subject: x\n\nbody\n", "not an mbox"},
 		{"two versions", mboxMsg("a", "[PATCH 1/1] x", "b") + "\n" + mboxMsg("b", "[PATCH v2 1/1] x", "b"), "one version"},
+		{"only the first of three", mboxMsg("a", "[PATCH 1/3] x", "b"), "the series is incomplete: patch 2/3, 3/3 missing"},
+		{"cover and the last", mboxMsg("a", "[PATCH 0/3] c", "b") + "\n" + mboxMsg("a", "[PATCH 3/3] x", "b"), "patch 1/3, 2/3 missing"},
+		{"totals differ", mboxMsg("a", "[PATCH 1/2] x", "b") + "\n" + mboxMsg("a", "[PATCH 2/3] y", "b"), "count different totals"},
+		{"past the end", mboxMsg("a", "[PATCH 1/2] x", "b") + "\n" + mboxMsg("a", "[PATCH 2/2] y", "b") + "\n" + mboxMsg("a", "[PATCH 3/2] z", "b"), "past the series' end"},
 	} {
 		if _, err := ParseMbox([]byte(bad.in)); err == nil || !strings.Contains(err.Error(), bad.err) {
 			t.Errorf("%s: %v, want %q", bad.name, err, bad.err)

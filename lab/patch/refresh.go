@@ -5,12 +5,11 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 )
 
 // RefreshReport says how a series fared on a new base.
@@ -61,11 +60,11 @@ func (r *RefreshReport) String() string {
 // applies, writes the refreshed series (re-exported mails against base) to
 // out. Otherwise it writes nothing and reports the hunks that need a hand.
 func Refresh(ctx context.Context, base string, s *Series, out string) (*RefreshReport, error) {
-	scratch, err := os.MkdirTemp("", "ptvmlab-refresh-")
+	scratch, doneScratch, err := cache.ScratchDir("", "ptvmlab-refresh-")
 	if err != nil {
 		return nil, err
 	}
-	defer cache.RemoveAll(scratch)
+	defer doneScratch()
 	repo := filepath.Join(scratch, "tree")
 	if err := seedTouched(base, s, repo); err != nil {
 		return nil, err
@@ -75,7 +74,7 @@ func Refresh(ctx context.Context, base string, s *Series, out string) (*RefreshR
 	for _, p := range s.Patches {
 		rp := RefreshedPatch{Name: p.Name}
 		args := []string{"-p1", "--batch", "--forward", "--no-backup-if-mismatch", "--reject-file=-", "--fuzz=3", "-d", repo, "-i", p.Path}
-		res, err := exec.CommandContext(ctx, "patch", args...).CombinedOutput()
+		res, err := proc.Command(ctx, "patch", args...).CombinedOutput()
 		rp.Applied = err == nil
 		rp.Notes = hunkNotes(res)
 		if !rp.Applied {

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"unicode"
+
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 )
 
 // Identity is who posts a series: the From of its mails and the
@@ -73,7 +75,7 @@ func NewIdentity(name, email string) (Identity, error) {
 // Identity and no error; only one set, or a malformed value, is an error.
 func GitIdentity(ctx context.Context, dir string) (Identity, error) {
 	get := func(key string) (string, error) {
-		cmd := exec.CommandContext(ctx, "git", "config", "--get", key)
+		cmd := proc.Command(ctx, "git", "config", "--get", key)
 		cmd.Dir = dir
 		out, err := cmd.Output()
 		var ee *exec.ExitError

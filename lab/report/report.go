@@ -232,7 +232,7 @@ func JUnit(r Run) ([]byte, error) {
 			s.Cases = append(s.Cases, c)
 		}
 		switch b.Status {
-		case "panic", "timeout", "infra":
+		case "panic", "timeout", "infra", "invalid", "interrupted":
 			s.Cases = append(s.Cases, junitCase{Name: "boot", Classname: s.Name,
 				Error: &junitMsg{Message: b.Status + ": " + b.Title}})
 			s.Errors++

@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 )
 
 // Kind says where a source comes from.
@@ -220,7 +221,7 @@ func untar(ctx context.Context, file, tmp string) error {
 	if err := os.Mkdir(x, 0o755); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "tar", "-xf", file, "-C", x)
+	cmd := proc.Command(ctx, "tar", "-xf", file, "-C", x)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("unpack %s: %w: %s", file, err, firstLine(out))
 	}
@@ -239,8 +240,8 @@ func gitArchive(ctx context.Context, repo, tree, tmp string) error {
 	if err := os.Mkdir(dst, 0o755); err != nil {
 		return err
 	}
-	archive := exec.CommandContext(ctx, "git", "-C", repo, "archive", "--format=tar", tree)
-	extract := exec.CommandContext(ctx, "tar", "-x", "-C", dst)
+	archive := proc.Command(ctx, "git", "-C", repo, "archive", "--format=tar", tree)
+	extract := proc.Command(ctx, "tar", "-x", "-C", dst)
 	pipe, err := archive.StdoutPipe()
 	if err != nil {
 		return err
@@ -262,7 +263,7 @@ func gitArchive(ctx context.Context, repo, tree, tmp string) error {
 }
 
 func gitOutput(ctx context.Context, repo string, args ...string) (string, error) {
-	out, err := exec.CommandContext(ctx, "git", append([]string{"-C", repo}, args...)...).Output()
+	out, err := proc.Command(ctx, "git", append([]string{"-C", repo}, args...)...).Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -430,7 +431,7 @@ func copyFile(src, dst string) error {
 // readOnly drops write permission from every file below dir, so that a build
 // that writes into its source by mistake fails instead of poisoning the cache.
 func readOnly(ctx context.Context, dir string) error {
-	if out, err := exec.CommandContext(ctx, "chmod", "-R", "a-w", dir).CombinedOutput(); err != nil {
+	if out, err := proc.Command(ctx, "chmod", "-R", "a-w", dir).CombinedOutput(); err != nil {
 		return fmt.Errorf("chmod %s: %w: %s", dir, err, firstLine(out))
 	}
 	return nil

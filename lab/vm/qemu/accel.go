@@ -21,6 +21,7 @@ import (
 
 	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
 )
 
@@ -117,7 +118,7 @@ func readHostFacts(ctx context.Context, bin string) hostFacts {
 	if v, ok := qemuVersions.Load(bin); ok {
 		h.QEMU = v.(string)
 	} else {
-		out, err := exec.CommandContext(ctx, bin, "--version").Output()
+		out, err := proc.Command(ctx, bin, "--version").Output()
 		h.QEMU = firstLine(string(out))
 		if err != nil {
 			h.QEMU = "unknown QEMU (" + err.Error() + ")"
@@ -332,11 +333,11 @@ func (b *Backend) distrustKVM(key, why string) {
 // that powers off at once, and says whether it reached that end within
 // its deadline, and why not.
 func (b *Backend) probe(ctx context.Context, s vm.Spec, kvm bool) (bool, string, error) {
-	dir, err := os.MkdirTemp("", "ptvmlab-accel-probe-")
+	dir, doneDir, err := cache.ScratchDir("", "ptvmlab-accel-probe-")
 	if err != nil {
 		return false, "", &vm.InfraError{Op: "accel probe", Err: err}
 	}
-	defer os.RemoveAll(dir)
+	defer doneDir()
 	ps := s
 	ps.Cmdline = append(append([]string(nil), s.Cmdline...), proto.ArgProbe+"="+proto.ProbeAccel)
 	ps.Timeout, ps.Silence, ps.Dir = ProbeDeadline, probeSilence, dir

@@ -29,6 +29,7 @@ import (
 
 	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
 )
 
@@ -169,11 +170,11 @@ func (b *Backend) mode() vm.AccelMode {
 }
 
 func (b *Backend) boot(ctx context.Context, s vm.Spec, kvm bool) (*vm.Output, error) {
-	sock, err := os.MkdirTemp("", "ptvmlab-vm-") // unix socket paths must stay short
+	sock, doneSock, err := cache.ScratchDir("", "ptvmlab-vm-") // unix socket paths must stay short
 	if err != nil {
 		return nil, &vm.InfraError{Op: "socket dir", Err: err}
 	}
-	defer os.RemoveAll(sock)
+	defer doneSock()
 	p := paths{qmp: filepath.Join(sock, "qmp"), results: filepath.Join(sock, "results")}
 	bin, args, err := Command(s, kvm, p)
 	if err != nil {
@@ -205,7 +206,9 @@ func (b *Backend) boot(ctx context.Context, s vm.Spec, kvm bool) (*vm.Output, er
 	if w := os.Getenv(KVMWrapperEnv); kvm && w != "" {
 		cmd = exec.Command(w, append([]string{bin}, args...)...)
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own group, and SIGKILL if ptvmlab dies without stopping it: no
+	// QEMU outlives a killed ptvmlab.
+	proc.Own(cmd)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	// An os.Pipe of our own, not cmd.StdoutPipe: Wait closes that one as

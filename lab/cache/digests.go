@@ -1,0 +1,134 @@
+package cache
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// DigestsFile, in each published artifact entry, lists "sha256  path"
+// for every regular file of the entry (sha256sum's format, so that
+// `sha256sum -c .digests` checks an entry by hand).
+const DigestsFile = ".digests"
+
+var errNoDigests = errors.New("no recorded digests")
+
+// entryDigests hashes every regular file under dir but DigestsFile,
+// keyed by slash-separated path.
+func entryDigests(dir string) (map[string]string, error) {
+	sums := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
+		if err != nil || !de.Type().IsRegular() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == DigestsFile {
+			return err
+		}
+		sum, err := FileSHA256(p)
+		if err != nil {
+			return err
+		}
+		sums[filepath.ToSlash(rel)] = sum
+		return nil
+	})
+	return sums, err
+}
+
+// FileSHA256 returns the hex sha256 of the file at p.
+func FileSHA256(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// recordDigests writes dir's DigestsFile (atomically).
+func recordDigests(dir string) error {
+	sums, err := entryDigests(dir)
+	if err != nil {
+		return fmt.Errorf("digests of %s: %w", dir, err)
+	}
+	paths := make([]string, 0, len(sums))
+	for p := range sums {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	var b bytes.Buffer
+	for _, p := range paths {
+		fmt.Fprintf(&b, "%s  %s\n", sums[p], p)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return err
+	}
+	return WriteFileAtomic(filepath.Join(dir, DigestsFile), b.Bytes(), 0o444)
+}
+
+// Verify checks that the files of the entry at dir are the ones its
+// DigestsFile records: the same set, each with its recorded sha256. The
+// error names the first file that differs.
+func Verify(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, DigestsFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return errNoDigests
+	}
+	if err != nil {
+		return err
+	}
+	want, err := parseDigests(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", DigestsFile, err)
+	}
+	got, err := entryDigests(dir)
+	if err != nil {
+		return err
+	}
+	paths := make([]string, 0, len(want))
+	for p := range want {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, p := range paths {
+		switch g, ok := got[p]; {
+		case !ok:
+			return fmt.Errorf("%s is missing", p)
+		case g != want[p]:
+			return fmt.Errorf("%s does not match its recorded digest (sha256:%s recorded, sha256:%s now)", p, want[p][:12], g[:12])
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			return fmt.Errorf("%s was added after the entry was published", p)
+		}
+	}
+	return nil
+}
+
+// parseDigests reads a DigestsFile.
+func parseDigests(b []byte) (map[string]string, error) {
+	sums := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		sum, p, ok := strings.Cut(sc.Text(), "  ")
+		if _, err := hex.DecodeString(sum); !ok || err != nil || len(sum) != 64 || p == "" {
+			return nil, fmt.Errorf("line %d is not \"SHA256  PATH\"", n)
+		}
+		sums[p] = sum
+	}
+	return sums, sc.Err()
+}

@@ -1,0 +1,62 @@
+// Package proc starts every child process ptvmlab runs (make, QEMU, git,
+// patch, gcc, go, checkpatch) the one way that leaves nothing behind, as
+// syzkaller's pkg/osutil does for its tools: each child leads a process
+// group of its own, so that its children (gcc under make, the step under
+// git bisect run) can be signalled with it; it gets SIGKILL when
+// ptvmlab's thread that started it dies (Pdeathsig), so that not even a
+// SIGKILL of ptvmlab orphans it; and cancelling the context sends the
+// group SIGTERM, then SIGKILL after a grace period.
+//
+// os/exec has no process-group kill and no Pdeathsig of its own: this is
+// the small layer over it that every caller would otherwise repeat.
+package proc
+
+import (
+	"context"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Grace is how long a cancelled child's group has between SIGTERM and
+// SIGKILL. A ptvmlab step under git bisect uses it to stop its QEMU and
+// make and say so.
+var Grace = 10 * time.Second
+
+// Command is exec.CommandContext(ctx, name, args...) with the child in a
+// process group of its own, Pdeathsig SIGKILL, and cancellation that
+// signals the whole group. The caller may change everything else (Env,
+// Dir, Stdin, Stdout, Stderr).
+func Command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	Own(cmd)
+	cmd.Cancel = func() error {
+		pgid := cmd.Process.Pid
+		err := syscall.Kill(-pgid, syscall.SIGTERM)
+		// The group outlives its leader only by its own doing; a
+		// recycled pgid within Grace needs 4M pids to be used up.
+		time.AfterFunc(Grace, func() { _ = syscall.Kill(-pgid, syscall.SIGKILL) })
+		return err
+	}
+	cmd.WaitDelay = Grace + 5*time.Second
+	return cmd
+}
+
+// Own gives cmd, not yet started, its own process group and Pdeathsig
+// SIGKILL: for a child whose end the caller manages itself (QEMU, whose
+// backend stops it through QMP first).
+func Own(cmd *exec.Cmd) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setpgid = true
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+}
+
+// KillGroup sends sig to the process group cmd leads.
+func KillGroup(cmd *exec.Cmd, sig syscall.Signal) error {
+	if cmd.Process == nil {
+		return nil
+	}
+	return syscall.Kill(-cmd.Process.Pid, sig)
+}
