@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // mkTree writes a small tree and returns its directory.
@@ -325,5 +326,31 @@ func TestExportRevision(t *testing.T) {
 				t.Errorf("the export's revision: %v %v, want %d", again, err, s.Revision)
 			}
 		})
+	}
+}
+
+// TestParseHeaderGarbage: a patch file of binary bytes is named as such,
+// and no raw byte of it reaches the error.
+func TestParseHeaderGarbage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"binary", []byte{0x89, 'P', 'N', 'G', 0, 1, 2, 0xff, '\n', 0xfe}, "binary data"},
+		{"control bytes", []byte("hello\x01\x1b[31m\nworld\n"), `not a mail: "malformed header line: hello\x01\x1b[31m"`},
+	} {
+		_, err := ParseHeader(tc.in)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+			continue
+		}
+		for _, r := range err.Error() {
+			if r < 0x20 || r == 0x7f || r == utf8.RuneError {
+				t.Errorf("%s: the error carries a raw byte %q: %q", tc.name, r, err)
+				break
+			}
+		}
 	}
 }

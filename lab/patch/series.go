@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Patch is one mail of a series.
@@ -115,7 +116,12 @@ func ParseHeader(raw []byte) (Header, error) {
 	}
 	m, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
-		return Header{}, fmt.Errorf("not a mail: %w", err)
+		// net/mail quotes the offending line raw: binary garbage would
+		// reach the terminal. Say what it is instead.
+		if !utf8.Valid(raw) || bytes.IndexByte(raw, 0) >= 0 {
+			return Header{}, fmt.Errorf("not a mail: binary data (git format-patch writes text mails)")
+		}
+		return Header{}, fmt.Errorf("not a mail: %s", strconv.QuoteToASCII(truncate(err.Error(), 120)))
 	}
 	dec := new(mimeDecoder)
 	h := Header{From: dec.decode(m.Header.Get("From")), Date: m.Header.Get("Date"), Subject: stripPrefix(dec.decode(m.Header.Get("Subject")))}
@@ -155,4 +161,12 @@ func stripPrefix(s string) string {
 		s = strings.TrimSpace(s[i+1:])
 	}
 	return s
+}
+
+// truncate cuts s to at most n bytes, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

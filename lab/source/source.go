@@ -154,6 +154,10 @@ func Resolve(ctx context.Context, c cache.Dir, spec Spec) (Tree, error) {
 		t.Digest = "git:" + tree
 		fill = func(tmp string) error { return gitArchive(ctx, spec.Path, tree, tmp) }
 	case Dir:
+		// A directory is checked before it is copied into the cache.
+		if _, err := Version(spec.Path); err != nil {
+			return t, fmt.Errorf("--kernel %s: %w", spec.Raw, err)
+		}
 		d, err := statDigest(spec.Path)
 		if err != nil {
 			return t, fmt.Errorf("--kernel %s: %w", spec.Raw, err)
@@ -173,6 +177,10 @@ func Resolve(ctx context.Context, c cache.Dir, spec Spec) (Tree, error) {
 		}
 		if _, err := os.Stat(filepath.Join(tmp, "tree", "Makefile")); err != nil {
 			return fmt.Errorf("--kernel %s: no top-level Makefile: not a kernel tree", spec.Raw)
+		}
+		// Nothing that is not a kernel tree is kept.
+		if _, err := Version(filepath.Join(tmp, "tree")); err != nil {
+			return fmt.Errorf("--kernel %s: %w", spec.Raw, err)
 		}
 		return readOnly(ctx, filepath.Join(tmp, "tree"))
 	})

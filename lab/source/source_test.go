@@ -273,3 +273,22 @@ func TestResolveDirLeavesSourceAlone(t *testing.T) {
 		t.Errorf("the directory's digest changed between two resolves: %s, then %s", first.Digest, again.Digest)
 	}
 }
+
+// TestResolveNotAKernelCachesNothing: a directory (or tarball) whose
+// Makefile has no VERSION is refused, and nothing is kept in the cache.
+func TestResolveNotAKernelCachesNothing(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "Makefile"), []byte("all:\n\ttrue\n"), 0o644)
+	spec, err := Parse(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cache.Dir(t.TempDir())
+	if _, err := Resolve(context.Background(), c, spec); err == nil || !strings.Contains(err.Error(), "no VERSION/PATCHLEVEL: not a kernel tree") {
+		t.Fatalf("a directory without VERSION: %v", err)
+	}
+	if ents, _ := os.ReadDir(c.Path("src")); len(ents) > 0 {
+		t.Errorf("the cache kept %d entries for it", len(ents))
+	}
+}
