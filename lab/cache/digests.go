@@ -132,3 +132,13 @@ func parseDigests(b []byte) (map[string]string, error) {
 	}
 	return sums, sc.Err()
 }
+
+// Key names a cache entry by its inputs: the sha256 of each part,
+// length-prefixed so that no two lists of parts give the same text.
+func Key(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		fmt.Fprintf(h, "%d:%s\n", len(p), p)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -357,7 +357,7 @@ func prepare(ctx context.Context, env Env, c Cell, arch kbuild.Arch, rec *report
 	}
 	spec := vm.Spec{Arch: c.Arch, Kernel: b.Image, Initrd: img.Path, Cmdline: cmdline, Timeout: c.Timeout, Silence: c.Silence,
 		Dir: c.Out, ResultsVia: ResultsVia(prof, b.Config)}
-	key := digest("cell/2", b.Key, img.Digest, c.Arch, strings.Join(cmdline, " "), c.Timeout.String(), c.Silence.String(), spec.ResultsVia)
+	key := cache.Key("cell/2", b.Key, img.Digest, c.Arch, strings.Join(cmdline, " "), c.Timeout.String(), c.Silence.String(), spec.ResultsVia)
 	return spec, key, nil
 }
 
@@ -492,12 +492,4 @@ func fileDigest(path string) string {
 		return ""
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
-}
-
-func digest(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s\n", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil))
 }

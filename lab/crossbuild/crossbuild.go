@@ -13,8 +13,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -475,7 +473,7 @@ func (e Entry) key() string {
 	for _, p := range e.Patches {
 		ps.WriteString(p.Name + " " + p.Digest + "\n")
 	}
-	return digest(e.Recipe, e.Source, e.Arch, ps.String(), e.Compiler, e.HostCC, strings.Join(e.Vars, "\n"),
+	return cache.Key(e.Recipe, e.Source, e.Arch, ps.String(), e.Compiler, e.HostCC, strings.Join(e.Vars, "\n"),
 		strings.Join(kbuild.Env, "\n"), e.Config)
 }
 
@@ -530,7 +528,7 @@ func toolchain(ctx context.Context, a Arch, name string) (toolchainInfo, error) 
 	if err != nil {
 		return toolchainInfo{}, fmt.Errorf("gcc --version: %w; install it with: apt-get install build-essential", err)
 	}
-	tc := toolchainInfo{version: firstLine(out), hostVersion: firstLine(host),
+	tc := toolchainInfo{version: proc.FirstLine(out), hostVersion: proc.FirstLine(host),
 		makeVars: []string{"ARCH=" + a.MakeArch, "CROSS_COMPILE=" + a.CrossCompile}}
 	cc, hostcc := t.CC, "gcc"
 	if _, err := exec.LookPath("ccache"); err == nil {
@@ -657,20 +655,4 @@ func mkdir(p string) string {
 		return ""
 	}
 	return p
-}
-
-func digest(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s\n", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func firstLine(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

@@ -8,8 +8,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,7 +120,7 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 		return Result{}, err
 	}
 	flags := makeFlags(req.Arch, tc)
-	cfgKey := digest(recipe, req.Tree.Digest, req.Arch.Name, tc.version, kconfig.Text(req.Fragments), patchList(req.Patches), strings.Join(flags, "\n"))
+	cfgKey := cache.Key(recipe, req.Tree.Digest, req.Arch.Name, tc.version, kconfig.Text(req.Fragments), patchList(req.Patches), strings.Join(flags, "\n"))
 
 	// A configured request names its final .config; that .config names the build.
 	if cfg, err := os.ReadFile(c.Path("config", cfgKey, ".config")); err == nil {
@@ -186,7 +184,7 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 	}
 	logf.Close()
 	man := Manifest{Recipe: recipe, Source: req.Tree.Digest, Version: req.Tree.Version, Arch: req.Arch.Name,
-		Patches: req.Patches, ConfigSHA256: digest(string(cfg)), Compiler: tc.version, Flags: flags}
+		Patches: req.Patches, ConfigSHA256: cache.Key(string(cfg)), Compiler: tc.version, Flags: flags}
 	dir, err := c.Fill("build", key, func(tmp string) error {
 		if err := cache.CopyFile(filepath.Join(obj, req.Arch.Image), filepath.Join(tmp, filepath.Base(req.Arch.Image))); err != nil {
 			return err
@@ -224,7 +222,7 @@ func result(key, dir string, a Arch, cached bool, took time.Duration) Result {
 }
 
 func buildKey(req Request, tc toolchainInfo, flags []string, cfg []byte) string {
-	return digest(recipe, req.Tree.Digest, req.Arch.Name, tc.version, patchList(req.Patches), strings.Join(flags, "\n"), string(cfg))
+	return cache.Key(recipe, req.Tree.Digest, req.Arch.Name, tc.version, patchList(req.Patches), strings.Join(flags, "\n"), string(cfg))
 }
 
 // configure makes the base config, merges the fragments, runs olddefconfig
@@ -357,7 +355,7 @@ func toolchain(ctx context.Context, cflags []string) (toolchainInfo, error) {
 	if err != nil {
 		return toolchainInfo{}, fmt.Errorf("gcc --version: %w; install it with: apt-get install build-essential", err)
 	}
-	tc := toolchainInfo{version: firstLine(out)}
+	tc := toolchainInfo{version: proc.FirstLine(out)}
 	cc, hostcc := "gcc", "gcc"
 	if _, err := exec.LookPath("ccache"); err == nil {
 		tc.ccache = true
@@ -388,7 +386,7 @@ func checkM32(ctx context.Context, cc, arch string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		first := FirstError(out)
 		if first == "no error line found in the log" {
-			first = firstLine(out)
+			first = proc.FirstLine(out)
 		}
 		return fmt.Errorf("%s: %s -m32 cannot build a static 32-bit program (%v: %s); install the 32-bit headers and libc with: apt-get install gcc-multilib libc6-dev-i386",
 			arch, cc, err, first)
@@ -456,22 +454,6 @@ func patchList(ps []Patch) string {
 	return b.String()
 }
 
-func digest(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s\n", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func firstLine(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
-}
-
 // BuildInPlace builds req.Tree.Dir itself — a git work tree that git bisect
 // checks out commit after commit — into obj, an object directory that
 // persists between calls: make then recompiles only what the checkout
@@ -520,7 +502,7 @@ func BuildInPlace(ctx context.Context, c cache.Dir, req Request, obj string) (Re
 	if err != nil {
 		return Result{}, err
 	}
-	key := digest(recipe, "in-place", req.Tree.Digest, req.Arch.Name, tc.version, string(cfg))
+	key := cache.Key(recipe, "in-place", req.Tree.Digest, req.Arch.Name, tc.version, string(cfg))
 	slog.Info("built in place", "arch", req.Arch.Name, "compiled", compiled, "took", time.Since(start).Round(time.Second))
 	return Result{Key: key, Dir: obj, Image: filepath.Join(obj, req.Arch.Image), Config: filepath.Join(obj, ".config"),
 		Log: logPath, Took: time.Since(start), Compiled: compiled}, nil

@@ -53,10 +53,10 @@ func TestKeepLogQuotesFirstError(t *testing.T) {
 
 func TestDigestSeparatesParts(t *testing.T) {
 	t.Parallel()
-	if digest("ab", "c") == digest("a", "bc") {
+	if cache.Key("ab", "c") == cache.Key("a", "bc") {
 		t.Error("digest does not separate its parts")
 	}
-	if a, b := digest("a", "b"), digest("a", "b"); a != b {
+	if a, b := cache.Key("a", "b"), cache.Key("a", "b"); a != b {
 		t.Errorf("digest is not stable: %s vs %s", a, b)
 	}
 }

@@ -108,7 +108,7 @@ func Files(ctx context.Context, o Opts) ([]initramfs.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := digest("kselftest/2", srcKey, o.Tree.Digest, o.GOARCH, tc, recipe(bits))
+	key := cache.Key("kselftest/2", srcKey, o.Tree.Digest, o.GOARCH, tc, recipe(bits))
 	dir, err := o.Cache.Fill("kselftest", key, func(tmp string) error {
 		var leftOut []string
 		for _, t := range Tests {
@@ -186,7 +186,7 @@ func sources(ctx context.Context, o Opts) (string, string, error) {
 	for _, p := range o.Series.Patches {
 		parts = append(parts, p.Name, p.Digest)
 	}
-	key := digest(parts...)
+	key := cache.Key(parts...)
 	dir, err := o.Cache.Fill("kselftest-src", key, func(tmp string) error {
 		from := filepath.Join(o.Tree.Dir, selftestsDir)
 		if _, err := os.Stat(from); err == nil {
@@ -240,7 +240,7 @@ func sources(ctx context.Context, o Opts) (string, string, error) {
 // written for, and needs no /usr/include/asm for -m32 (gcc-multilib's link,
 // gone wherever a cross gcc replaced it).
 func headers(ctx context.Context, c cache.Dir, tree source.Tree) (string, error) {
-	dir, err := c.Fill("khdr", digest("khdr/1", tree.Digest), func(tmp string) error {
+	dir, err := c.Fill("khdr", cache.Key("khdr/1", tree.Digest), func(tmp string) error {
 		obj := filepath.Join(tmp, "obj")
 		cmd := proc.Command(ctx, "make", "-s", "-C", tree.Dir, "O="+obj, "ARCH=x86",
 			"INSTALL_HDR_PATH="+filepath.Join(tmp, "usr"), "headers_install")
@@ -263,7 +263,7 @@ func toolchain(ctx context.Context, bits []int) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("kernel selftests need gcc: %w", err)
 	}
-	parts := []string{firstLine(out)}
+	parts := []string{proc.FirstLine(out)}
 	for _, b := range bits {
 		for _, lib := range []string{"libc.a", "libpthread.a", "libcap.a"} {
 			p, err := proc.Command(ctx, "gcc", fmt.Sprintf("-m%d", b), "-print-file-name="+lib).Output()
@@ -273,7 +273,7 @@ func toolchain(ctx context.Context, bits []int) (string, error) {
 			parts = append(parts, fmt.Sprintf("%d:%s:%s", b, lib, fileDigest(strings.TrimSpace(string(p)))))
 		}
 	}
-	return digest(parts...), nil
+	return cache.Key(parts...), nil
 }
 
 // Args returns gcc's arguments for t at bits from the tree at src with the
@@ -339,22 +339,6 @@ func fileDigest(path string) string {
 		return "unreadable"
 	}
 	return hex.EncodeToString(h.Sum(nil))
-}
-
-func digest(parts ...string) string {
-	h := sha256.New()
-	for _, p := range parts {
-		fmt.Fprintf(h, "%d:%s\n", len(p), p)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-func firstLine(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }
 
 func lastLines(b []byte, n int) string {

@@ -199,17 +199,18 @@ func Default(patchesDir string) (File, error) {
 	return f, f.Check(patchesDir)
 }
 
-// versionLess orders dotted versions numerically: 2.6.29 < 6.1 < 6.12.
+// versionLess orders era names by era.Version: 2.6.29 < 6.1 < 6.12; a
+// name that is not a version sorts before every version, by name.
 func versionLess(a, b string) bool {
-	as, bs := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(as) && i < len(bs); i++ {
-		x, _ := strconv.Atoi(as[i])
-		y, _ := strconv.Atoi(bs[i])
-		if x != y {
-			return x < y
-		}
+	va, errA := era.ParseVersion(a)
+	vb, errB := era.ParseVersion(b)
+	switch {
+	case errA == nil && errB == nil:
+		return va.Less(vb)
+	case errA != nil && errB != nil:
+		return a < b
 	}
-	return len(as) < len(bs)
+	return errA != nil
 }
 
 var envRe = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)`)

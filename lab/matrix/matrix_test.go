@@ -192,3 +192,25 @@ func TestDefault(t *testing.T) {
 		t.Errorf("%d cells, want 44 (3 eras, patched and not, 2 guests; 3 UML flag sets for 6.12, 5 for 6.1 x86_64 and 2.6.29, none for 6.1 i386)", n)
 	}
 }
+
+func TestVersionLess(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"2.6.29", "6.1", true},
+		{"6.1", "6.12", true},
+		{"6.12", "7.3", true},
+		{"6.12", "6.12", false},
+		{"7.3", "6.12", false},
+		{"6.9", "6.12", true},
+		{"mine", "2.6.29", true},
+		{"2.6.29", "mine", false},
+		{"a", "b", true},
+	} {
+		if got := versionLess(tc.a, tc.b); got != tc.want {
+			t.Errorf("versionLess(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+		}
+	}
+}

@@ -65,7 +65,7 @@ func applyOne(ctx context.Context, dir string, p Patch, o Options) error {
 		return ParsePatchFailure(p.Name, out)
 	}
 	if out, err := proc.Command(ctx, "patch", args...).CombinedOutput(); err != nil {
-		return fmt.Errorf("patch %s: applied in a dry run but not for real: %w: %s", p.Name, err, firstLine(out))
+		return fmt.Errorf("patch %s: applied in a dry run but not for real: %w: %s", p.Name, err, proc.FirstLine(out))
 	}
 	return nil
 }
@@ -104,14 +104,6 @@ func ParsePatchFailure(name string, out []byte) *ApplyError {
 			return e
 		}
 	}
-	e.Why = "patch failed: " + firstLine(out)
+	e.Why = "patch failed: " + proc.FirstLine(out)
 	return e
-}
-
-func firstLine(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

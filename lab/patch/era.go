@@ -5,18 +5,20 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ptvmlab/ptvmlab/lab/era"
 )
 
 // EraDir returns the series directory under root (the repo's patches/) for
 // a kernel version: patches/2.6.29 for 2.6.29.x, patches/6.12 for 6.12.y.
 func EraDir(root, version string) (string, error) {
-	parts := strings.SplitN(strings.SplitN(version, "-", 2)[0], ".", 4)
-	var names []string
-	if len(parts) >= 3 && parts[0] == "2" {
-		names = append(names, strings.Join(parts[:3], "."))
+	v, err := era.ParseVersion(version)
+	if err != nil {
+		return "", err
 	}
-	if len(parts) >= 2 {
-		names = append(names, strings.Join(parts[:2], "."))
+	names := []string{v.Name()}
+	if len(v) >= 3 && v[0] == 2 {
+		names = append(names, era.Version{v[0], v[1]}.Name())
 	}
 	for _, n := range names {
 		d := filepath.Join(root, n)

@@ -255,13 +255,8 @@ func seedTouched(base string, s *Series, dir string) error {
 type gitRunner struct{ dir string }
 
 func (g gitRunner) run(ctx context.Context, env []string, args ...string) error {
-	cmd := proc.Command(ctx, "git", args...)
-	cmd.Dir = g.dir
-	cmd.Env = append(append(os.Environ(), "GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "TZ=UTC", "LC_ALL=C"), env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("git %s: %w: %s", strings.Join(args, " "), err, firstLine(out))
-	}
-	return nil
+	_, err := proc.Output(ctx, g.dir, append([]string{"GIT_CONFIG_GLOBAL=/dev/null", "GIT_CONFIG_NOSYSTEM=1", "TZ=UTC", "LC_ALL=C"}, env...), "git", args...)
+	return err
 }
 
 // commit records the work tree as one commit by who at date.

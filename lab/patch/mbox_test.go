@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ptvmlab/ptvmlab/lab/proc"
 )
 
 func mboxMsg(from, subject, body string) string {
@@ -74,7 +76,7 @@ func TestSeriesFromMbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(got.Patches) != len(s.Patches) || !strings.HasPrefix(got.Cover, "PTRACE_VM") {
-		t.Fatalf("%d patches (want %d), cover %q", len(got.Patches), len(s.Patches), firstLine([]byte(got.Cover)))
+		t.Fatalf("%d patches (want %d), cover %q", len(got.Patches), len(s.Patches), proc.FirstLine([]byte(got.Cover)))
 	}
 	for i := range s.Patches {
 		if got.Patches[i].Header.Subject != s.Patches[i].Header.Subject || got.Patches[i].Header.Body != s.Patches[i].Header.Body {

@@ -13,7 +13,10 @@ package proc
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -59,4 +62,36 @@ func KillGroup(cmd *exec.Cmd, sig syscall.Signal) error {
 		return nil
 	}
 	return syscall.Kill(-cmd.Process.Pid, sig)
+}
+
+// FirstLine is the first line of a command's output, trimmed: the line an
+// error message quotes.
+func FirstLine(out []byte) string {
+	s := strings.TrimSpace(string(out))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
+
+// Output runs name with args in dir ("" for the working directory), with
+// env added to ptvmlab's environment, and returns its standard output,
+// trimmed. A failure's error names the command and quotes the first line
+// of what it printed on standard error.
+func Output(ctx context.Context, dir string, env []string, name string, args ...string) (string, error) {
+	cmd := Command(ctx, name, args...)
+	cmd.Dir = dir
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if s := FirstLine([]byte(stderr.String())); s != "" {
+			return "", fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, s)
+		}
+		return "", fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }

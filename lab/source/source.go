@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -231,7 +230,7 @@ func untar(ctx context.Context, file, tmp string) error {
 	}
 	cmd := proc.Command(ctx, "tar", "-xf", file, "-C", x)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("unpack %s: %w: %s", file, err, firstLine(out))
+		return fmt.Errorf("unpack %s: %w: %s", file, err, proc.FirstLine(out))
 	}
 	ents, err := os.ReadDir(x)
 	if err != nil {
@@ -262,24 +261,16 @@ func gitArchive(ctx context.Context, repo, tree, tmp string) error {
 	}
 	if err := archive.Run(); err != nil {
 		_ = extract.Wait()
-		return fmt.Errorf("git archive %s in %s: %w: %s", tree, repo, err, firstLine([]byte(aerr.String())))
+		return fmt.Errorf("git archive %s in %s: %w: %s", tree, repo, err, proc.FirstLine([]byte(aerr.String())))
 	}
 	if err := extract.Wait(); err != nil {
-		return fmt.Errorf("unpack git archive: %w: %s", err, firstLine([]byte(xerr.String())))
+		return fmt.Errorf("unpack git archive: %w: %s", err, proc.FirstLine([]byte(xerr.String())))
 	}
 	return nil
 }
 
 func gitOutput(ctx context.Context, repo string, args ...string) (string, error) {
-	out, err := proc.Command(ctx, "git", append([]string{"-C", repo}, args...)...).Output()
-	if err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return "", fmt.Errorf("%w: %s", err, firstLine(ee.Stderr))
-		}
-		return "", err
-	}
-	return strings.TrimSpace(string(out)), nil
+	return proc.Output(ctx, "", nil, "git", append([]string{"-C", repo}, args...)...)
 }
 
 // download fetches url into the cache's downloads directory, checking its
@@ -440,15 +431,7 @@ func copyFile(src, dst string) error {
 // that writes into its source by mistake fails instead of poisoning the cache.
 func readOnly(ctx context.Context, dir string) error {
 	if out, err := proc.Command(ctx, "chmod", "-R", "a-w", dir).CombinedOutput(); err != nil {
-		return fmt.Errorf("chmod %s: %w: %s", dir, err, firstLine(out))
+		return fmt.Errorf("chmod %s: %w: %s", dir, err, proc.FirstLine(out))
 	}
 	return nil
-}
-
-func firstLine(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	return s
 }

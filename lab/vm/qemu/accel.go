@@ -119,7 +119,7 @@ func readHostFacts(ctx context.Context, bin string) hostFacts {
 		h.QEMU = v.(string)
 	} else {
 		out, err := proc.Command(ctx, bin, "--version").Output()
-		h.QEMU = firstLine(string(out))
+		h.QEMU = proc.FirstLine(out)
 		if err != nil {
 			h.QEMU = "unknown QEMU (" + err.Error() + ")"
 		} else {
@@ -362,7 +362,7 @@ func judgeProbe(out *vm.Output, err error) (bool, string) {
 		if errors.As(err, &ie) {
 			err = ie.Err
 		}
-		return false, "QEMU failed: " + firstLine(err.Error())
+		return false, "QEMU failed: " + proc.FirstLine([]byte(err.Error()))
 	case out.Crashed != "":
 		return false, "the kernel crashed: " + out.Crashed
 	case bytes.Contains(out.Console, []byte(proto.MarkerProbe)) && !out.TimedOut:
@@ -380,7 +380,7 @@ func judgeProbe(out *vm.Output, err error) (bool, string) {
 	}
 	why := "the machine ended before its init ran (a triple fault resets it)"
 	if out.ExitErr != nil {
-		why = "QEMU ended before the guest's init ran: " + firstLine(out.ExitErr.Error())
+		why = "QEMU ended before the guest's init ran: " + proc.FirstLine([]byte(out.ExitErr.Error()))
 	}
 	if out.LastLine != "" {
 		why += "; last console line: " + out.LastLine
@@ -395,7 +395,7 @@ func judgeProbe(out *vm.Output, err error) (bool, string) {
 func wentWrong(out *vm.Output, err error) (string, bool) {
 	switch {
 	case err != nil:
-		return firstLine(err.Error()), true
+		return proc.FirstLine([]byte(err.Error())), true
 	case out.Silent > 0:
 		return fmt.Sprintf("silent for %ds after: %s", secs(out.Silent), orNone(out.LastLine)), true
 	case out.Opened:

@@ -332,7 +332,7 @@ wait:
 		return nil, &vm.InfraError{Op: "results.raw", Err: err}
 	}
 	if exitErr != nil && !out.TimedOut && out.Crashed == "" {
-		out.ExitErr = fmt.Errorf("%s: %w: %s", bin, exitErr, firstLine(stderr.String()))
+		out.ExitErr = fmt.Errorf("%s: %w: %s", bin, exitErr, proc.FirstLine([]byte(stderr.String())))
 		if !out.Opened && len(out.Console) == 0 {
 			return out, &vm.InfraError{Op: "run " + bin, Err: out.ExitErr}
 		}
@@ -464,14 +464,6 @@ func (c *consoleBuf) bytes() []byte {
 }
 
 var _ vm.Backend = (*Backend)(nil)
-
-func firstLine(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
 
 // activityReader calls touch whenever bytes come through: a console that
 // prints half a line is not silent.

@@ -1,0 +1,76 @@
+package proc
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCancelKillsTheGroup: cancelling the context ends the child and the
+// grandchild it started (a make and its gcc), not the child alone.
+func TestCancelKillsTheGroup(t *testing.T) {
+	t.Parallel()
+	pidFile := t.TempDir() + "/grandchild"
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := Command(ctx, "sh", "-c", "sleep 300 & echo $! > "+pidFile+"; wait")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var grandchild int
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end) && grandchild == 0; time.Sleep(20 * time.Millisecond) {
+		b, _ := os.ReadFile(pidFile)
+		grandchild, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+	}
+	if grandchild == 0 {
+		t.Fatal("the grandchild never started")
+	}
+	cancel()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(Grace + 10*time.Second):
+		t.Fatal("the child outlived its cancelled context")
+	}
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if syscall.Kill(grandchild, 0) != nil {
+			return
+		}
+	}
+	syscall.Kill(grandchild, syscall.SIGKILL)
+	t.Errorf("the grandchild %d outlived the cancel", grandchild)
+}
+
+func TestCommandSetsPdeathsigAndGroup(t *testing.T) {
+	t.Parallel()
+	cmd := Command(context.Background(), "true")
+	if a := cmd.SysProcAttr; a == nil || !a.Setpgid || a.Pdeathsig != syscall.SIGKILL {
+		t.Errorf("SysProcAttr %+v, want its own group and Pdeathsig SIGKILL", a)
+	}
+}
+
+func TestOutput(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	out, err := Output(ctx, t.TempDir(), []string{"PROC_TEST=yes"}, "sh", "-c", "echo \"  $PROC_TEST $(basename $PWD)  \"")
+	if err != nil || !strings.HasPrefix(out, "yes ") {
+		t.Errorf("Output: %q, %v", out, err)
+	}
+	_, err = Output(ctx, "", nil, "sh", "-c", "echo first >&2; echo second >&2; exit 3")
+	if err == nil || !strings.Contains(err.Error(), "sh -c") || !strings.HasSuffix(err.Error(), "exit status 3: first") {
+		t.Errorf("a failure: %v; want the command, its status and the first line of its stderr", err)
+	}
+}
+
+func TestFirstLine(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"": "", "  one\ntwo\n": "one", "\n\nthree": "three"} {
+		if got := FirstLine([]byte(in)); got != want {
+			t.Errorf("FirstLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
