@@ -63,7 +63,7 @@ var Binaries = map[string]string{
 }
 
 // IA32Tests is where an x86_64 image carries the suite's 386 build.
-const IA32Tests = "/bin/ptvm-tests-386"
+const IA32Tests = proto.IA32TestsBinary
 
 // Build compiles the guest binaries and writes the image into the cache.
 // An image whose inputs (guest sources, go.mod, Go version, GOARCH, extra

@@ -58,6 +58,18 @@ const ProgressPrefix = "# progress:"
 // TestsBinary is where the test binary lives in the initramfs.
 const TestsBinary = "/bin/ptvm-tests"
 
+// IA32TestsBinary is where an x86_64 image carries the suite's 386 build
+// (ia32 tracees, and a 32-bit tracer, on the x86_64 kernel).
+const IA32TestsBinary = "/bin/ptvm-tests-386"
+
+// KselftestDir holds the kernel's own ptrace and seccomp selftests, built
+// for the guest's word size(s); KselftestLeftOut, in it, lists the ones
+// the tree has that did not build, one "NAME_BITS: why" per line.
+const (
+	KselftestDir     = "/kselftest"
+	KselftestLeftOut = "left-out"
+)
+
 // Where a guest image carries User-Mode Linux: the static kernel (64-bit
 // in x86_64 images, 32-bit in i386 images) and the initramfs UML boots
 // with (binaries of the UML's own width).

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/guesttests/ptrace"
 )
 
@@ -353,7 +354,7 @@ func testSysemuPlain(t *T, abi ABI) {
 }
 
 // IA32Binary is the 386 build of this suite in an x86_64 guest's image.
-const IA32Binary = "/bin/ptvm-tests-386"
+const IA32Binary = proto.IA32TestsBinary
 
 // behaviours maps the tests that take an ia32 tracee to their functions.
 var behaviours = map[string]func(*T){

@@ -14,17 +14,15 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"golang.org/x/sys/unix"
 )
 
-// KselftestDir holds the kernel's own ptrace and seccomp selftests, built
-// static by the host from the tree under test (lab/kselftest.GuestDir).
-const KselftestDir = "/kselftest"
-
-// KselftestLeftOut, in KselftestDir, lists the selftests the tree has that
-// did not build on the host, one "NAME_BITS: why" a line
-// (lab/kselftest.LeftOutFile).
-const KselftestLeftOut = "left-out"
+// KselftestDir and KselftestLeftOut are the host's word (proto).
+const (
+	KselftestDir     = proto.KselftestDir
+	KselftestLeftOut = proto.KselftestLeftOut
+)
 
 // ksftSkip is the exit code of a selftest that skipped as a whole
 // (KSFT_SKIP in kselftest.h).

@@ -24,6 +24,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/initramfs"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/patch"
@@ -31,13 +32,14 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
 
-// GuestDir is where the selftests live in the guest (suite.KselftestDir).
-const GuestDir = "/kselftest"
-
-// LeftOutFile, in GuestDir, lists the selftests the tree has that did not
-// build, one "NAME_BITS: why" a line, so that the guest reports them instead
-// of silently running fewer (suite.KselftestLeftOut).
-const LeftOutFile = "left-out"
+// GuestDir is where the selftests live in the guest; LeftOutFile, in it,
+// lists the selftests the tree has that did not build, so that the guest
+// reports them instead of silently running fewer. Both are the guest's
+// contract (proto).
+const (
+	GuestDir    = proto.KselftestDir
+	LeftOutFile = proto.KselftestLeftOut
+)
 
 // selftestsDir is where a kernel tree keeps its selftests.
 const selftestsDir = "tools/testing/selftests"
