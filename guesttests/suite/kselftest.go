@@ -131,7 +131,8 @@ func readKselftestDir(dir string) ([]string, []leftOutTest, error) {
 	}
 	var names []string
 	for _, e := range ents {
-		if e.Name() != KselftestLeftOut {
+		// Only the selftests: not the left-out list, not a dotfile.
+		if e.Name() != KselftestLeftOut && !strings.HasPrefix(e.Name(), ".") {
 			names = append(names, e.Name())
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -213,5 +214,21 @@ func TestCleanStale(t *testing.T) {
 	done()
 	if _, err := os.Stat(inUse); err == nil {
 		t.Errorf("done left %s", inUse)
+	}
+}
+
+func TestEntryFiles(t *testing.T) {
+	t.Parallel()
+	d := Dir(t.TempDir())
+	p, err := d.Fill("kselftest", "k", func(tmp string) error {
+		os.WriteFile(filepath.Join(tmp, "vmaccess_64"), []byte("x"), 0o755)
+		return os.WriteFile(filepath.Join(tmp, "left-out"), []byte("y"), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := EntryFiles(p)
+	if err != nil || strings.Join(names, ",") != "left-out,vmaccess_64" {
+		t.Errorf("EntryFiles: %v, %v; want the entry's two files, not %s", names, err, DigestsFile)
 	}
 }

@@ -142,3 +142,19 @@ func Key(parts ...string) string {
 	}
 	return hex.EncodeToString(h.Sum(nil))
 }
+
+// EntryFiles lists the names in the entry directory dir: its files, not
+// the DigestsFile the cache keeps beside them.
+func EntryFiles(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, e := range ents {
+		if e.Name() != DigestsFile {
+			names = append(names, e.Name())
+		}
+	}
+	return names, nil
+}

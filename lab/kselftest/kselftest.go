@@ -132,13 +132,13 @@ func Files(ctx context.Context, o Opts) ([]initramfs.File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kernel selftests: %w", err)
 	}
-	ents, err := os.ReadDir(dir)
+	names, err := cache.EntryFiles(dir)
 	if err != nil {
 		return nil, err
 	}
 	var files []initramfs.File
-	for _, e := range ents {
-		files = append(files, initramfs.File{Src: filepath.Join(dir, e.Name()), Dst: GuestDir + "/" + e.Name()})
+	for _, n := range names {
+		files = append(files, initramfs.File{Src: filepath.Join(dir, n), Dst: GuestDir + "/" + n})
 	}
 	return files, nil
 }

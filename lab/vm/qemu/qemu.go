@@ -332,7 +332,7 @@ wait:
 		return nil, &vm.InfraError{Op: "results.raw", Err: err}
 	}
 	if exitErr != nil && !out.TimedOut && out.Crashed == "" {
-		out.ExitErr = fmt.Errorf("%s: %w: %s", bin, exitErr, proc.FirstLine([]byte(stderr.String())))
+		out.ExitErr = fmt.Errorf("%s: %w: %s", bin, exitErr, proc.FirstLine(stderr.Bytes()))
 		if !out.Opened && len(out.Console) == 0 {
 			return out, &vm.InfraError{Op: "run " + bin, Err: out.ExitErr}
 		}
