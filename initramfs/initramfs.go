@@ -161,6 +161,9 @@ func build(ctx context.Context, o Opts) (Image, error) {
 	cmd.Dir = o.ModuleDir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+o.GOARCH, "GOTMPDIR="+gotmp)
 	if out, err := cmd.CombinedOutput(); err != nil {
+		if ctx.Err() != nil {
+			return Image{}, fmt.Errorf("build guest binaries for %s: %w", o.GOARCH, ctx.Err())
+		}
 		return Image{}, fmt.Errorf("build guest binaries for %s: %w: %s", o.GOARCH, err, strings.TrimSpace(string(out)))
 	}
 	files := append([]File(nil), o.Files...)

@@ -1,0 +1,111 @@
+package cell
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/kbuild"
+	"github.com/ptvmlab/ptvmlab/lab/patch"
+	"github.com/ptvmlab/ptvmlab/lab/source"
+	"github.com/ptvmlab/ptvmlab/lab/vm"
+)
+
+// fakeBackend answers every boot with out (or err), counting the boots;
+// block makes it wait for the context instead.
+type fakeBackend struct {
+	out   *vm.Output
+	err   error
+	block bool
+	boots int
+	// entered, when set, is called as a boot starts.
+	entered func()
+}
+
+func (f *fakeBackend) Boot(ctx context.Context, s vm.Spec) (*vm.Output, error) {
+	f.boots++
+	if f.entered != nil {
+		f.entered()
+	}
+	if f.block {
+		<-ctx.Done()
+		return nil, &vm.InfraError{Op: "boot", Err: ctx.Err()}
+	}
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	os.WriteFile(filepath.Join(s.Dir, "console.log"), []byte("console"), 0o644)
+	os.WriteFile(filepath.Join(s.Dir, "results.raw"), f.out.Results, 0o644)
+	return f.out, f.err
+}
+
+// fakeCell is a cell with a prebuilt kernel (bisect's kind) on a small
+// tree without selftests, so that only the guest's initramfs is built.
+func fakeCell(t *testing.T) (Env, Cell) {
+	t.Helper()
+	tree := t.TempDir()
+	os.WriteFile(filepath.Join(tree, "Makefile"), []byte("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\n"), 0o644)
+	img := filepath.Join(t.TempDir(), "bzImage")
+	cfg := filepath.Join(filepath.Dir(img), ".config")
+	os.WriteFile(img, []byte("image"), 0o644)
+	os.WriteFile(cfg, []byte("CONFIG_VIRTIO_CONSOLE=y\n"), 0o644)
+	env := Env{Cache: cache.Dir(t.TempDir()), ModuleDir: "../.."}
+	c := Cell{Tree: source.Tree{Dir: tree, Version: "6.12.0", Digest: "sha256:fake"}, Series: &patch.Series{}, SeriesName: "fake",
+		Arch: "x86_64", Expect: "skipcall", Timeout: time.Minute, NoUML: true, Out: filepath.Join(t.TempDir(), "x86_64"),
+		Kernel: &kbuild.Result{Key: "0123456789abcdef", Image: img, Config: cfg, Cached: true}}
+	return env, c
+}
+
+const passingKTAP = "KTAP version 1\n1..2\nok 1 probe # level=skipcall\nok 2 baseline\n"
+
+// TestRunStatusAndReuse: the backend's output decides the record; a
+// second run of the same inputs with Reuse boots nothing and returns the
+// kept record; an infrastructure error is the infra status.
+func TestRunStatusAndReuse(t *testing.T) {
+	env, c := fakeCell(t)
+	fb := &fakeBackend{out: &vm.Output{Opened: true, Results: []byte(passingKTAP), Took: time.Second}}
+	env.Backend = fb
+	c.Reuse = true
+	ctx := context.Background()
+	rec, err := Run(ctx, env, c)
+	if err != nil || rec.Status != "passed" || rec.Probe != "skipcall" || fb.boots != 1 {
+		t.Fatalf("first run: %+v, %v (%d boots)", rec, err, fb.boots)
+	}
+	again, err := Run(ctx, env, c)
+	if err != nil || again.Status != "passed" || !again.Reused || fb.boots != 1 {
+		t.Errorf("second run: status %s reused %v err %v, %d boots; want the kept record and no boot", again.Status, again.Reused, err, fb.boots)
+	}
+
+	c.Reuse = false
+	fb.out = &vm.Output{Opened: true, Results: []byte("KTAP version 1\n1..2\nok 1 probe # level=none\nnot ok 2 baseline\n")}
+	if rec, _ := Run(ctx, env, c); rec.Status != "failed" {
+		t.Errorf("a failing result: status %s, want failed", rec.Status)
+	}
+	fb.out, fb.err = &vm.Output{}, &vm.InfraError{Op: "qemu", Err: errors.New("no such file")}
+	if rec, _ := Run(ctx, env, c); rec.Status != "infra" {
+		t.Errorf("an infrastructure error: status %s, want infra", rec.Status)
+	}
+}
+
+// TestRunInterrupted: a cancel during the boot returns the context's
+// error, for the command to mark the record interrupted.
+func TestRunInterrupted(t *testing.T) {
+	env, c := fakeCell(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	env.Backend = &fakeBackend{block: true, entered: cancel}
+	_, err := Run(ctx, env, c)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancelled boot: %v, want context.Canceled", err)
+	}
+	// A cancel before the boot (during the initramfs build, say) says so too.
+	ctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	env.Cache = cache.Dir(t.TempDir())
+	if _, err := Run(ctx, env, c); !errors.Is(err, context.Canceled) {
+		t.Errorf("a cancel before the boot: %v, want context.Canceled", err)
+	}
+}
