@@ -22,9 +22,10 @@ import (
 // 98c49d2's patches) the escaped host thread made its mkdir and was gone
 // with its host process before even a 100 µs poll saw it (UML ends the
 // host process when its UML process dies, and here it died at once). The
-// directory is the oracle shown failing there; this one catches a host
-// thread that lives on. Seeing every clone would take the proc connector
-// (CONFIG_PROC_EVENTS) in the guest kernels.
+// directory and the clone guard (cloneguard.go, which sees every clone
+// through seccomp) are the oracles shown failing there; this sampler is
+// what is left where seccomp cannot notify (2.6.29), and catches a host
+// thread that lives on.
 
 // threadWatch samples the host's traced processes until stopped and keeps
 // the first one seen with more than one thread.

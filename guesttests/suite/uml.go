@@ -141,7 +141,18 @@ func testUML(t *T) {
 				t.Fatalf("%v", err)
 			}
 			threads := watchTracedThreads("/proc", 2*time.Millisecond)
-			out, err := runUML(t, "UML", b.flags, patched, tests...)
+			guard, gerr := newCloneGuard()
+			if gerr != nil {
+				t.Fatalf("%v", gerr)
+			}
+			out, seen, err := runUMLGuarded(t, "UML", b.flags, patched, guard, tests...)
+			switch {
+			case len(seen.threads) > 0:
+				t.Errorf("guest-to-host escape: UML's host made a thread for a UML process: %s (UML makes no thread on its host; seccomp told the guard)",
+					strings.Join(seen.threads, "; "))
+			case seen.why != "":
+				t.Logf("note: no clone guard on this kernel (%s); the thread oracle is the sampler alone", seen.why)
+			}
 			if found, samples := threads.Stop(); found != "" {
 				t.Errorf("guest-to-host escape: UML's host gained a thread: %s (UML keeps each of its processes in a single-threaded traced host process; %d samples)", found, samples)
 			}
@@ -224,6 +235,14 @@ func testUMLBench(t *T) {
 // behaviours when none are named), and returns everything it printed.
 // While it runs, t sends progress lines with UML's latest output.
 func runUML(t *T, label string, flags []string, patched bool, tests ...string) ([]byte, error) {
+	out, _, err := runUMLGuarded(t, label, flags, patched, nil, tests...)
+	return out, err
+}
+
+// runUMLGuarded is runUML with UML started under guard (see cloneguard.go)
+// when guard is not nil; it returns what the guard saw (nil, "" without
+// one).
+func runUMLGuarded(t *T, label string, flags []string, patched bool, guard *cloneGuard, tests ...string) ([]byte, guardReport, error) {
 	expect := LevelNone
 	if patched {
 		expect = LevelSkipCall
@@ -236,11 +255,16 @@ func runUML(t *T, label string, flags []string, patched bool, tests ...string) (
 		proto.ArgTests + "=" + strings.Join(tests, ",")}, flags...)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, proto.UMLKernel, args...)
 	// UML's console reads stdin: give it a pipe that stays open and silent.
 	stdin, w, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return nil, guardReport{}, err
+	}
+	cmd := exec.CommandContext(ctx, proto.UMLKernel, args...)
+	if guard != nil {
+		cmd = exec.CommandContext(ctx, t.cfg.Self, append([]string{CloneGuardFlag, proto.UMLKernel}, args...)...)
+		cmd.ExtraFiles = guard.Files()
+		go guard.serve()
 	}
 	defer w.Close()
 	defer stdin.Close()
@@ -253,7 +277,18 @@ func runUML(t *T, label string, flags []string, patched bool, tests ...string) (
 	if ctx.Err() != nil {
 		err = fmt.Errorf("UML did not end within 150s")
 	}
-	return out, err
+	var rep guardReport
+	if guard != nil {
+		rep.threads, rep.why = guard.Stop()
+	}
+	return out, rep, err
+}
+
+// guardReport is what a clone guard saw: the clone(CLONE_THREAD) calls of
+// UML's host processes, or why there was no guard.
+type guardReport struct {
+	threads []string
+	why     string
 }
 
 // umlKTAP extracts the KTAP block UML's init printed, and counts the

@@ -25,6 +25,10 @@ func main() {
 		suite.RunTracee(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == suite.CloneGuardFlag {
+		suite.RunCloneGuard(os.Args[2:])
+		return
+	}
 	expect := flag.String("expect", "", "the PTRACE_VM level this kernel must offer: none, skipexit or skipcall")
 	only := flag.String("tests", "", "comma-separated test names to run (default all)")
 	bench := flag.Bool("bench", false, "run the benchmarks (bench, bench_loop)")
