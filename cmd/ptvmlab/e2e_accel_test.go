@@ -37,13 +37,9 @@ func TestE2EAccelFallback(t *testing.T) {
 	needDebianTree(t)
 	kvmWrapper(t, "kvm-hangs-boots")
 	out := t.TempDir()
-	start := time.Now()
 	code, stdout, stderr := ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--silence", "15s", "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0: the TCG retry should pass", code)
-	}
-	if took := time.Since(start); took > 90*time.Second {
-		t.Errorf("the run took %s", took)
 	}
 	if !strings.Contains(stderr, "accel: kvm (kvm probe: booted to its end in") {
 		t.Errorf("stderr does not say KVM was chosen and why")
@@ -53,7 +49,9 @@ func TestE2EAccelFallback(t *testing.T) {
 		t.Fatalf("boot: status %s accel %s attempts %+v", b.Status, b.Accel, b.Attempts)
 	}
 	a := b.Attempts[0]
-	if a.Accel != "kvm" || !strings.HasPrefix(a.Why, "silent for 15s after: ") || a.TookS < 15 {
+	// The watchdog, not the 5-minute boot limit, ended the KVM attempt (no
+	// wall-clock check of the run: on a cold cache it includes the build).
+	if a.Accel != "kvm" || !strings.HasPrefix(a.Why, "silent for 15s after: ") || a.TookS < 15 || a.TookS > 120 {
 		t.Errorf("the KVM attempt: %+v", a)
 	}
 	if c, err := os.ReadFile(a.ConsoleLog); err != nil || !strings.Contains(string(c), "fault=hang: sleeping forever") {
