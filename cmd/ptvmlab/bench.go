@@ -35,7 +35,7 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 		timeout = 10 * time.Minute // TCG and three UML boots
 	}
 	rec, err := cell.Run(ctx, st.env, cell.Cell{Tree: st.tree, Series: st.series, SeriesName: st.seriesName, Arch: "x86_64",
-		Cmdline: append([]string{proto.ArgBench + "=1", proto.ArgTests + "=bench,bench_loop,uml_bench"}, c.appends...),
+		Cmdline: append(proto.Args{Bench: true, Tests: []string{"bench", "bench_loop", "uml_bench"}}.Cmdline(), c.appends...),
 		Expect:  st.expect, Timeout: timeout, Silence: c.accel.silence, Out: filepath.Join(c.out, "bench")})
 	if err != nil {
 		return err

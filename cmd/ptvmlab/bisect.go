@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/bisect"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 )
@@ -67,8 +68,9 @@ func bisectStep(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "ptvmlab bisect run: %v: skipping this commit (exit 125)\n", err)
 		return exitError{code: bisect.Skip}
 	}
-	if s.expect != "skipcall" && s.expect != "skipexit" && s.expect != "none" {
-		fmt.Fprintf(stdout, "ptvmlab bisect run: --expect %q: choose skipcall, skipexit or none; skipping (exit 125)\n", s.expect)
+	expect, err := proto.ParseLevel(s.expect)
+	if err != nil {
+		fmt.Fprintf(stdout, "ptvmlab bisect run: --expect: %v; skipping (exit 125)\n", err)
 		return exitError{code: bisect.Skip}
 	}
 	c := common{jobs: s.jobs, accel: s.accel, timeout: s.timeout, boots: true}
@@ -85,7 +87,7 @@ func bisectStep(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		defer done()
 	}
-	v := bisect.Step(ctx, env, bisect.Options{Repo: s.repo, Arch: s.arch, Expect: s.expect, Appends: s.appends,
+	v := bisect.Step(ctx, env, bisect.Options{Repo: s.repo, Arch: s.arch, Expect: expect, Appends: s.appends,
 		Timeout: s.timeout, Silence: s.accel.silence, Jobs: s.jobs, Out: out})
 	if ctx.Err() != nil {
 		return exitError{code: bisect.Skip, err: ctx.Err()}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/go-multierror"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/boot"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/cell"
@@ -149,7 +150,7 @@ func cmdReview(ctx context.Context, args []string, stdout io.Writer) error {
 			continue
 		}
 		rec, err := runCell(ctx, env, cell.Cell{Tree: tree, Series: s, SeriesName: filepath.Base(seriesArg), Arch: a, Cmdline: c.appends,
-			Expect: "skipcall", Timeout: c.timeout, Silence: c.accel.silence, Out: filepath.Join(c.out, a), NoUML: c.noUML}, &errs)
+			Expect: proto.LevelSkipCall, Timeout: c.timeout, Silence: c.accel.silence, Out: filepath.Join(c.out, a), NoUML: c.noUML}, &errs)
 		interrupted = errors.Is(err, errInterrupted)
 		if err != nil && !interrupted {
 			return err

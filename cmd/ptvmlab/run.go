@@ -15,7 +15,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"golang.org/x/term"
 
-	"github.com/ptvmlab/ptvmlab/initramfs"
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/boot"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/cell"
@@ -197,7 +197,7 @@ type setup struct {
 	tree       source.Tree
 	series     *patch.Series
 	seriesName string
-	expect     string
+	expect     proto.Level
 }
 
 func (c *common) setup(ctx context.Context) (setup, error) {
@@ -215,7 +215,7 @@ func (c *common) setup(ctx context.Context) (setup, error) {
 
 // seriesFor resolves --series for tree: the loaded series (nil for none),
 // its name for reports, and the PTRACE_VM level the kernel must offer.
-func (c *common) seriesFor(env cell.Env, tree source.Tree) (*patch.Series, string, string, error) {
+func (c *common) seriesFor(env cell.Env, tree source.Tree) (*patch.Series, string, proto.Level, error) {
 	s, name, expect, err := cell.ResolveSeries(env.ModuleDir, tree, c.series)
 	if err != nil {
 		return nil, "", "", usageError{err}
@@ -405,32 +405,44 @@ func cmdBoot(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := kbuild.CheckBzImage(image); err != nil {
+	version, err := kbuild.BzImageVersion(image)
+	if err != nil {
 		return usagef("--image %s: %v: give arch/x86/boot/bzImage from a kernel build (ptvmlab build prints its path)", image, err)
 	}
 	if err := prepareOut(c.out); err != nil {
 		return err
 	}
-	arch, _ := kbuild.LookupArch(arches[0])
 	start := time.Now()
-	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache, IA32: arch.GOARCH == "amd64"})
-	if err != nil {
-		return err
-	}
+	// A plan with a given kernel and no source tree: no build, no
+	// selftests, no UML (the uml test says so); the image's own version
+	// picks its era, and so its results channel.
 	dir := filepath.Join(c.out, arches[0])
-	out, bootErr := env.Backend.Boot(ctx, vm.Spec{Arch: arches[0], Kernel: image, Initrd: img.Path, Cmdline: c.appends,
-		Timeout: c.timeout, Silence: c.accel.silence, Dir: dir})
-	rec := report.Boot{Kernel: image, Version: filepath.Base(image), Series: "-", Arch: arches[0], Cmdline: c.appends,
-		ConsoleLog: filepath.Join(dir, "console.log"), ResultsRaw: filepath.Join(dir, "results.raw")}
+	k := kbuild.Result{Image: image, Config: configBeside(image)}
+	pc := cell.Cell{Tree: source.Tree{Spec: source.Spec{Raw: image}, Version: version}, SeriesName: "-", Arch: arches[0],
+		Cmdline: c.appends, Timeout: c.timeout, Silence: c.accel.silence, Out: dir, Kernel: &k}
+	rec, err := cell.Run(ctx, env, pc)
 	var accelErr *vm.AccelError
 	switch {
 	case ctx.Err() != nil:
 		rec = interruptedRecord(rec, dir)
-	case errors.As(bootErr, &accelErr):
+	case errors.As(err, &accelErr):
 		return exitError{code: exitInfra, err: accelErr}
-	default:
-		report.Fill(&rec, boot.Classify(out, bootErr))
+	case err != nil:
+		return exitError{code: exitInfra, err: err}
 	}
 	run := report.Run{Started: start.UTC(), TookS: time.Since(start).Seconds(), Boots: []report.Boot{rec}}
 	return finish(c.out, run, stdout, nil)
+}
+
+// configBeside finds the .config of the build a bzImage came from: beside
+// it (ptvmlab's cache) or at the top of its tree (arch/x86/boot/bzImage);
+// "" when there is none.
+func configBeside(image string) string {
+	dir := filepath.Dir(image)
+	for _, p := range []string{filepath.Join(dir, ".config"), filepath.Join(dir, "..", "..", "..", ".config")} {
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
 }

@@ -3,6 +3,7 @@ package suite
 import (
 	"syscall"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/guesttests/ptrace"
 )
 
@@ -111,39 +112,32 @@ func finish(t *T, tr *ptrace.Tracee) TraceeReport {
 	return r
 }
 
-// Probe levels, as the seed's check_sysptvm reports them.
-const (
-	LevelNone     = "none"
-	LevelSkipExit = "skipexit"
-	LevelSkipCall = "skipcall"
-)
-
 // Probe tells which PTRACE_VM level the running kernel offers, the way
 // UML's check_sysptvm does: resume A's entry stop with SKIPEXIT and see
 // whether A's exit stop still comes; then resume B's entry stop with
 // SKIPCALL and see whether B ran.
-func Probe(t *T) string {
+func Probe(t *T) proto.Level {
 	abi := t.cfg.abi()
 	tr := startAtA(t, ScenarioBasic)
 	defer tr.Kill()
 	s := resume(t, tr, ptrace.Syscall, ptrace.TagSkipExit, 0)
 	if s.Syscall && !s.Entry && s.Nr == abi.A {
 		t.Logf("SKIPEXIT ignored: the exit stop of A came (%v)", s)
-		return LevelNone
+		return proto.LevelNone
 	}
 	expect(t, tr, s, entry, abi.B)
 	expect(t, tr, resume(t, tr, ptrace.Syscall, ptrace.TagSkipCall, 0), entry, abi.C)
 	r := finish(t, tr)
 	if r.BErr == int(syscall.ENOSYS) {
-		return LevelSkipCall
+		return proto.LevelSkipCall
 	}
 	t.Logf("SKIPCALL did not skip B: it returned %d (errno %d)", r.B, r.BErr)
-	return LevelSkipExit
+	return proto.LevelSkipExit
 }
 
 func testProbe(t *T) {
 	level := Probe(t)
-	t.Result("level=" + level)
+	t.Result("level=" + string(level))
 	if t.cfg.Expect != "" && level != t.cfg.Expect {
 		t.Errorf("PTRACE_VM level is %s, this kernel should offer %s", level, t.cfg.Expect)
 	}

@@ -392,7 +392,7 @@ func testIA32(t *T) {
 	t.Run("tracer32", func(t *T) {
 		args := []string{"-tests", strings.Join(ia32Tests, ",")}
 		if t.cfg.Expect != "" {
-			args = append(args, "-expect", t.cfg.Expect)
+			args = append(args, "-expect", string(t.cfg.Expect))
 		}
 		out, err := runWatched(t, "32-bit tracer", exec.Command(bin, args...))
 		if err != nil {

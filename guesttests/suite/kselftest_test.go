@@ -229,7 +229,7 @@ func TestRunSelftestRetriesTimingDependent(t *testing.T) {
 				t.Fatal(err)
 			}
 			var out lockedBuffer
-			tt := &T{name: tc.name, cfg: Config{Expect: LevelNone, progress: &progress{w: &out, last: time.Now(), every: time.Hour}}}
+			tt := &T{name: tc.name, cfg: Config{Expect: proto.LevelNone, progress: &progress{w: &out, last: time.Now(), every: time.Hour}}}
 			tt.runLocked(func(tt *T) { runSelftest(tt, dir, tc.name) })
 			if tt.failed != tc.wantFail {
 				t.Errorf("failed %v, want %v; log %q", tt.failed, tc.wantFail, tt.log)

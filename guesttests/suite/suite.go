@@ -51,10 +51,10 @@ type Config struct {
 	// IA32 is the suite's 386 build, for the ia32 test; "" means
 	// IA32Binary.
 	IA32 string
-	// Expect is the PTRACE_VM level the kernel must offer: "none",
-	// "skipexit" or "skipcall"; "" accepts any level.
-	Expect string
-	probed string
+	// Expect is the PTRACE_VM level the kernel must offer; "" accepts
+	// any level.
+	Expect proto.Level
+	probed proto.Level
 	// progress, set by Run, sends progress lines on the results channel
 	// while a long test runs, so that the host's silence watchdog sees a
 	// healthy slow guest move.
@@ -79,15 +79,15 @@ func (c Config) abi() ABI {
 // expectation (a run outside the lab) the probe decides.
 func (t *T) patched() bool {
 	switch t.cfg.Expect {
-	case LevelSkipCall:
+	case proto.LevelSkipCall:
 		return true
-	case LevelNone:
+	case proto.LevelNone:
 		return false
 	}
 	if t.cfg.probed == "" {
 		t.cfg.probed = Probe(&T{name: "probe", cfg: t.cfg})
 	}
-	return t.cfg.probed == LevelSkipCall
+	return t.cfg.probed == proto.LevelSkipCall
 }
 
 // Logf adds a diagnostic line to the test's output.

@@ -90,11 +90,12 @@ var (
 // nosysptvm, usesysemu), checks its start-up line, and runs the behaviours
 // inside it; UML's KTAP is nested under each boot.
 func testUML(t *T) {
-	if umlFlags()[proto.ArgUML+"="+proto.UMLUnreliable] {
+	guest := guestArgs()
+	if guest.UML == proto.UMLUnreliable {
 		t.Skipf("this kernel's 32-bit UML is left out: it kills a freshly exec'd Go process in about half the boots, " +
 			"patched or not (set_thread_area reads an all-zero user_desc, PTRACE_SET_THREAD_AREA fails with EINVAL); 6.12's passes")
 	}
-	if umlFlags()[proto.ArgUML+"=off"] {
+	if guest.UML == proto.UMLOff {
 		t.Skipf("this cell runs without UML (ptvmlab run --no-uml)")
 	}
 	if _, err := os.Stat(proto.UMLKernel); err != nil {
@@ -176,7 +177,10 @@ func testUML(t *T) {
 				// the UML process then died on its way out (seen under
 				// load, patched or not). That is UML's shutdown, not a
 				// PTRACE_VM result: say so, and judge the rest.
-				t.Logf("note: UML ended with %v after it powered down (a UML shutdown crash, not a PTRACE_VM result)", err)
+				t.Logf("note: UML ended with %v after it powered down (a UML shutdown crash, not a PTRACE_VM result); how it ended:", err)
+				for _, l := range lastLines(umlTail(out), 15) {
+					t.Logf("%s", l)
+				}
 			case err != nil:
 				t.Errorf("UML: %v", err)
 				if len(lines) > 0 {
@@ -214,7 +218,7 @@ func testUMLBench(t *T) {
 		t.Skipf("no UML in this image")
 	}
 	for _, b := range []umlBoot{umlBoots[0], umlBoots[2]} {
-		out, err := runUML(t, "UML "+b.name, append([]string{proto.ArgBench + "=1"}, b.flags...), t.patched(), "bench_loop")
+		out, err := runUML(t, "UML "+b.name, append(proto.Args{Bench: true}.Cmdline(), b.flags...), t.patched(), "bench_loop")
 		if err != nil {
 			t.Errorf("UML %s: %v", b.name, err)
 		}
@@ -243,16 +247,16 @@ func runUML(t *T, label string, flags []string, patched bool, tests ...string) (
 // when guard is not nil; it returns what the guard saw (nil, "" without
 // one).
 func runUMLGuarded(t *T, label string, flags []string, patched bool, guard *cloneGuard, tests ...string) ([]byte, guardReport, error) {
-	expect := LevelNone
+	expect := proto.LevelNone
 	if patched {
-		expect = LevelSkipCall
+		expect = proto.LevelSkipCall
 	}
 	if len(tests) == 0 {
 		tests = umlTests
 	}
-	args := append([]string{"mem=96M", "initrd=" + proto.UMLInitrd, "con0=fd:0,fd:1", "con=null", "loglevel=1",
-		proto.ArgChannel + "=console", proto.ArgHalt + "=poweroff", proto.ArgExpect + "=" + expect,
-		proto.ArgTests + "=" + strings.Join(tests, ",")}, flags...)
+	guest := proto.Args{Channel: proto.ChannelConsole, Halt: proto.HaltPowerOff, Expect: expect, Tests: tests}
+	args := append(append([]string{"mem=96M", "initrd=" + proto.UMLInitrd, "con0=fd:0,fd:1", "con=null", "loglevel=1"},
+		guest.Cmdline()...), flags...)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
 	// UML's console reads stdin: give it a pipe that stays open and silent.
@@ -339,24 +343,18 @@ func inUML() bool {
 	return err == nil && bytes.Contains(b, []byte("User Mode Linux"))
 }
 
-// umlFlags returns UML's boot flags from its command line.
 // selectedUMLBoots is the UML boot flag sets ptvmlab.umlboots names, in
 // their usual order; all three when it names none.
 func selectedUMLBoots() ([]umlBoot, error) {
-	want := ""
-	for f := range umlFlags() {
-		if v, ok := strings.CutPrefix(f, proto.ArgUMLBoots+"="); ok {
-			want = v
-		}
-	}
-	if want == "" {
+	want := guestArgs().UMLBoots
+	if len(want) == 0 {
 		return umlBoots, nil
 	}
 	var out []umlBoot
-	for _, name := range strings.Split(want, ",") {
+	for _, name := range want {
 		i := slices.IndexFunc(umlBoots, func(b umlBoot) bool { return b.name == name })
 		if i < 0 {
-			return nil, fmt.Errorf("%s=%s: unknown flag set %q (%s)", proto.ArgUMLBoots, want, name, umlBootNames())
+			return nil, fmt.Errorf("%s=%s: unknown flag set %q (%s)", proto.ArgUMLBoots, strings.Join(want, ","), name, umlBootNames())
 		}
 		out = append(out, umlBoots[i])
 	}
@@ -397,6 +395,16 @@ func umlTail(out []byte) []byte {
 	return out
 }
 
+// guestArgs is what the host asked of this guest. A value the init could
+// not read was reported by the init; here it reads as unset.
+func guestArgs() proto.Args {
+	b, _ := os.ReadFile("/proc/cmdline")
+	a, _ := proto.ParseArgs(strings.Fields(string(b)))
+	return a
+}
+
+// umlFlags is the set of words on the kernel's command line (UML's boot
+// flags, inside UML).
 func umlFlags() map[string]bool {
 	b, _ := os.ReadFile("/proc/cmdline")
 	m := map[string]bool{}

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/boot"
 	"github.com/ptvmlab/ptvmlab/lab/cell"
 	"github.com/ptvmlab/ptvmlab/lab/era"
@@ -41,7 +42,7 @@ const (
 type Options struct {
 	Repo    string        // the kernel git work tree git bisect checks out
 	Arch    string        // x86_64 or i386
-	Expect  string        // the PTRACE_VM level a good kernel offers: skipcall, skipexit or none
+	Expect  proto.Level   // the PTRACE_VM level a good kernel offers
 	Appends []string      // extra kernel arguments, e.g. ptvmlab.tests=...
 	Timeout time.Duration // the boot's limit
 	Silence time.Duration // the boot's silence watchdog; 0 is the default

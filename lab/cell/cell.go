@@ -91,9 +91,8 @@ type Cell struct {
 	SeriesName string
 	Arch       string // x86_64 or i386
 	Cmdline    []string
-	// Expect is the PTRACE_VM level the kernel must offer; "none" for an
-	// unpatched kernel.
-	Expect  string
+	// Expect is the PTRACE_VM level the kernel must offer; "" accepts any.
+	Expect  proto.Level
 	Timeout time.Duration
 	// Silence is the boot's silence watchdog (vm.Spec.Silence); 0 is the
 	// backend's default.
@@ -121,11 +120,11 @@ type Cell struct {
 // series for the tree's version under moduleDir/patches) or a directory.
 // It returns the series (nil for none), its name for reports, and the
 // PTRACE_VM level the kernel must offer.
-func ResolveSeries(moduleDir string, tree source.Tree, spec string) (*patch.Series, string, string, error) {
+func ResolveSeries(moduleDir string, tree source.Tree, spec string) (*patch.Series, string, proto.Level, error) {
 	dir := spec
 	switch dir {
 	case "none":
-		return nil, "none", "none", nil
+		return nil, "none", proto.LevelNone, nil
 	case "auto", "":
 		d, err := patch.EraDir(filepath.Join(moduleDir, "patches"), tree.Version)
 		if err != nil {
@@ -137,7 +136,7 @@ func ResolveSeries(moduleDir string, tree source.Tree, spec string) (*patch.Seri
 	if err != nil {
 		return nil, "", "", err
 	}
-	return s, filepath.Base(filepath.Clean(dir)), "skipcall", nil
+	return s, filepath.Base(filepath.Clean(dir)), proto.LevelSkipCall, nil
 }
 
 // Fragments loads arch's kconfig fragments for an era from
@@ -169,6 +168,11 @@ func Build(ctx context.Context, env Env, tree source.Tree, series *patch.Series,
 	if err != nil {
 		return kbuild.Result{}, err
 	}
+	return build(ctx, env, tree, prof, series, arch)
+}
+
+// build is Build with the arch and the era resolved.
+func build(ctx context.Context, env Env, tree source.Tree, prof era.Profile, series *patch.Series, arch kbuild.Arch) (kbuild.Result, error) {
 	frags, err := Fragments(env.ModuleDir, prof, arch)
 	if err != nil {
 		return kbuild.Result{}, err
@@ -205,17 +209,17 @@ func Build(ctx context.Context, env Env, tree source.Tree, series *patch.Series,
 	return kbuild.Build(ctx, env.Cache, req)
 }
 
-// UML builds the User-Mode Linux kernel that guests of arch carry (um for
-// x86_64, a 32-bit um-i386 for i386; see kbuild.Arch.UML) from tree with
-// series, stripped (the guest has room for the code, not the symbols), and
-// the initramfs it boots with binaries of its own GOARCH, and returns both
-// as files for the guest's image.
-func UML(ctx context.Context, env Env, tree source.Tree, series *patch.Series, arch kbuild.Arch) ([]initramfs.File, error) {
+// umlFiles builds the User-Mode Linux kernel that guests of arch carry (um
+// for x86_64, a 32-bit um-i386 for i386; see kbuild.Arch.UML) from tree
+// with series, stripped (the guest has room for the code, not the
+// symbols), and the initramfs it boots with binaries of its own GOARCH,
+// and returns both as files for the guest's image.
+func umlFiles(ctx context.Context, env Env, tree source.Tree, prof era.Profile, series *patch.Series, arch kbuild.Arch) ([]initramfs.File, error) {
 	um, err := kbuild.LookupArch(arch.UML)
 	if err != nil {
 		return nil, fmt.Errorf("%s guests carry no UML: %w", arch.Name, err)
 	}
-	b, err := Build(ctx, env, tree, series, um.Name)
+	b, err := build(ctx, env, tree, prof, series, um)
 	if err != nil {
 		return nil, fmt.Errorf("UML (%s): %w", um.Name, err)
 	}
@@ -241,35 +245,152 @@ func UML(ctx context.Context, env Env, tree source.Tree, series *patch.Series, a
 	return []initramfs.File{{Src: filepath.Join(dir, "linux"), Dst: proto.UMLKernel}, {Src: img.Path, Dst: proto.UMLInitrd}}, nil
 }
 
-// Run builds and boots c. Errors that stop the cell before the boot (a
-// build that fails, a config that drops symbols) are returned; everything
-// from the boot on is in the record's status.
-func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
-	rec := report.Boot{Cell: c.ID, Kernel: c.Tree.Spec.Raw, Version: c.Tree.Version, Digest: c.Tree.Digest,
-		Series: c.SeriesName, Arch: c.Arch}
-	if c.UMLBoots != "" {
-		rec.UMLFlags = c.UMLBoots
+// Plan is one boot with everything it needs resolved, once: the cell's
+// arch and era, the kernel (built, found in the cache, or given), the
+// guest's image and arguments, the results channel, and the key of its
+// inputs. Prepare makes it; Boot carries it out.
+type Plan struct {
+	Cell Cell
+	Arch kbuild.Arch
+	Era  era.Profile
+	// Kernel is the kernel to boot.
+	Kernel kbuild.Result
+	// Guest is what the guest's init is asked to do; Spec.Cmdline holds
+	// it as kernel arguments, then the cell's own.
+	Guest proto.Args
+	// Spec is the boot itself.
+	Spec vm.Spec
+	// Key names the plan's inputs: two plans with one key boot alike, so
+	// a kept record of one stands for the other (Cell.Reuse).
+	Key string
+	// Record is the boot's record as far as it is known before the boot:
+	// what was booted, how it was built, its digests, its command line.
+	Record report.Boot
+}
+
+// Prepare resolves c into a plan, building (or finding) its kernel, UML,
+// selftests and initramfs. A cell with a given kernel (Cell.Kernel)
+// builds none; one without a source tree (Cell.Tree.Dir empty: a kernel
+// image from elsewhere) also has no selftests and no UML.
+func Prepare(ctx context.Context, env Env, c Cell) (*Plan, error) {
+	p := &Plan{Cell: c, Record: report.Boot{Cell: c.ID, Kernel: c.Tree.Spec.Raw, Version: c.Tree.Version, Digest: c.Tree.Digest,
+		Series: c.SeriesName, Arch: c.Arch, UMLFlags: c.UMLBoots}}
+	var err error
+	if p.Arch, err = kbuild.LookupArch(c.Arch); err != nil {
+		return p, err
 	}
-	arch, err := kbuild.LookupArch(c.Arch)
-	if err != nil {
-		return rec, err
+	if p.Arch.GOARCH == "" {
+		return p, fmt.Errorf("arch %s is not bootable under QEMU: choose x86_64 or i386", c.Arch)
 	}
-	if arch.GOARCH == "" {
-		return rec, fmt.Errorf("arch %s is not bootable under QEMU: choose x86_64 or i386", c.Arch)
+	if p.Era, err = era.For(c.Tree.Version); err != nil {
+		return p, err
+	}
+	if c.Tree.Dir == "" && (c.Kernel == nil || c.Series != nil) {
+		return p, fmt.Errorf("cell %s: no source tree to build from: give a tree, or a kernel with no series", c.Arch)
 	}
 	if env.Builds != nil {
 		env.Builds.Lock()
+		defer env.Builds.Unlock()
 	}
-	spec, key, err := prepare(ctx, env, c, arch, &rec)
-	if env.Builds != nil {
-		env.Builds.Unlock()
+	if err := p.kernel(ctx, env); err != nil {
+		return p, err
 	}
+	files, err := p.guestFiles(ctx, env)
 	if err != nil {
-		return rec, err
+		return p, err
 	}
-	rec.InputsKey = key
+	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: p.Arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache,
+		Files: files, IA32: p.Arch.GOARCH == "amd64"})
+	if err != nil {
+		return p, err
+	}
+	p.Guest.Channel = ResultsVia(p.Era, p.Kernel.Config)
+	if c.Expect != "" {
+		p.Guest.Expect = c.Expect
+	}
+	cmdline := append(p.Guest.Cmdline(), c.Cmdline...)
+	p.Record.Cmdline = cmdline
+	p.Spec = vm.Spec{Arch: c.Arch, Kernel: p.Kernel.Image, Initrd: img.Path, Cmdline: cmdline, Timeout: c.Timeout, Silence: c.Silence,
+		Dir: c.Out, Channel: p.Guest.Channel, Probe: proto.Args{Probe: true, Halt: p.Guest.Halt}.Cmdline()}
+	p.Key = cache.Key("cell/3", p.Kernel.Key, img.Digest, c.Arch, strings.Join(cmdline, " "), c.Timeout.String(), c.Silence.String())
+	return p, nil
+}
+
+// kernel builds (or finds, or takes) the plan's kernel.
+func (p *Plan) kernel(ctx context.Context, env Env) error {
+	c := p.Cell
+	if c.Kernel != nil {
+		p.Kernel = *c.Kernel
+		slog.Info("kernel given, not built", "arch", c.Arch, "image", p.Kernel.Image)
+	} else {
+		b, err := build(ctx, env, c.Tree, p.Era, c.Series, p.Arch)
+		if err != nil {
+			return err
+		}
+		p.Kernel = b
+		if b.Cached {
+			slog.Info("kernel build: cache hit, no make run", "arch", c.Arch, "key", b.Key[:12])
+		} else {
+			slog.Info("kernel built", "arch", c.Arch, "key", b.Key[:12], "took", b.Took.Round(time.Second))
+		}
+	}
+	imageDigest := fileDigest(p.Kernel.Image)
+	if p.Kernel.Key == "" {
+		// A kernel from elsewhere: its image is all that names it.
+		p.Kernel.Key = cache.Key("image", imageDigest)
+	}
+	p.Record.Build = &report.Build{Key: p.Kernel.Key, Cached: p.Kernel.Cached, Given: c.Kernel != nil, TookS: p.Kernel.Took.Seconds(), Image: p.Kernel.Image}
+	p.Record.Digests = &report.Digests{Image: imageDigest, Config: fileDigest(p.Kernel.Config)}
+	return nil
+}
+
+// guestFiles gathers what the guest's image carries beside the suite: the
+// kernel's selftests and UML, and sets the guest's UML arguments.
+func (p *Plan) guestFiles(ctx context.Context, env Env) ([]initramfs.File, error) {
+	c := p.Cell
+	if c.Tree.Dir == "" {
+		// No tree: no selftests to build, and no UML.
+		if p.Arch.UML != "" {
+			p.Guest.UML = proto.UMLOff
+		}
+		return nil, nil
+	}
+	files, err := selftests(ctx, env, c, p.Arch)
+	if err != nil {
+		return nil, err
+	}
+	noUML := c.NoUML
+	if p.Arch.UML == "um-i386" && !noUML && era.UMLi386Unreliable(c.Tree.Version) {
+		slog.Info("32-bit UML left out: this kernel's UML kills a fresh Go process in about half the boots, patched or not (DEVELOPERS.md)", "version", c.Tree.Version)
+		p.Guest.UML = proto.UMLUnreliable
+		noUML = true
+	}
+	if p.Arch.UML != "" && c.NoUML {
+		p.Guest.UML = proto.UMLOff
+	}
+	if p.Arch.UML != "" && !noUML {
+		uml, err := umlFiles(ctx, env, c.Tree, p.Era, c.Series, p.Arch)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, uml...)
+		if c.UMLBoots != "" {
+			p.Guest.UMLBoots = strings.Split(c.UMLBoots, ",")
+		}
+	}
+	return files, nil
+}
+
+// Boot carries out p: it returns the kept record of an identical earlier
+// boot when the cell allows reuse, else boots. Everything from the boot on
+// is in the record's status; the errors returned are a cancel and an
+// accelerator that no boot can honour.
+func Boot(ctx context.Context, env Env, p *Plan) (report.Boot, error) {
+	rec := p.Record
+	rec.InputsKey = p.Key
+	c := p.Cell
 	if c.Reuse {
-		if old, ok := reuse(env.Cache, key, c.Out); ok {
+		if old, ok := reuse(env.Cache, p.Key, c.Out); ok {
 			old.Cell, old.UMLFlags, old.Build = rec.Cell, rec.UMLFlags, rec.Build
 			return old, nil
 		}
@@ -279,7 +400,7 @@ func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 		return rec, err
 	}
 	slog.Info("booting", "arch", c.Arch, "kernel", c.Tree.Version, "cell", c.ID, "timeout", c.Timeout)
-	out, bootErr := env.Backend.Boot(ctx, spec)
+	out, bootErr := env.Backend.Boot(ctx, p.Spec)
 	release()
 	if ctx.Err() != nil {
 		return rec, ctx.Err()
@@ -293,72 +414,22 @@ func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
 	if out != nil {
 		rec.ConsoleLog = filepath.Join(c.Out, "console.log")
 		rec.ResultsRaw = filepath.Join(c.Out, "results.raw")
-		rec.Cmdline = spec.Cmdline
 	}
 	if c.Reuse && o.Status != boot.Infra {
-		keep(env.Cache, key, rec)
+		keep(env.Cache, p.Key, rec)
 	}
 	return rec, nil
 }
 
-// prepare builds (or finds) everything a boot of c needs and returns the
-// boot's spec and the key of its inputs.
-func prepare(ctx context.Context, env Env, c Cell, arch kbuild.Arch, rec *report.Boot) (vm.Spec, string, error) {
-	var b kbuild.Result
-	var err error
-	if c.Kernel != nil {
-		b = *c.Kernel
-	} else if b, err = Build(ctx, env, c.Tree, c.Series, c.Arch); err != nil {
-		return vm.Spec{}, "", err
-	}
-	rec.Build = &report.Build{Key: b.Key, Cached: b.Cached, TookS: b.Took.Seconds(), Image: b.Image}
-	rec.Digests = &report.Digests{Image: fileDigest(b.Image), Config: fileDigest(b.Config)}
-	if b.Cached {
-		slog.Info("kernel build: cache hit, no make run", "arch", c.Arch, "key", b.Key[:12])
-	} else {
-		slog.Info("kernel built", "arch", c.Arch, "key", b.Key[:12], "took", b.Took.Round(time.Second))
-	}
-	files, err := selftests(ctx, env, c, arch)
+// Run prepares c and boots it. Errors that stop the cell before the boot
+// (a build that fails, a config that drops symbols) are returned with the
+// record as far as it got.
+func Run(ctx context.Context, env Env, c Cell) (report.Boot, error) {
+	p, err := Prepare(ctx, env, c)
 	if err != nil {
-		return vm.Spec{}, "", err
+		return p.Record, err
 	}
-	cmdline := append([]string(nil), c.Cmdline...)
-	noUML := c.NoUML
-	if arch.UML == "um-i386" && !noUML && era.UMLi386Unreliable(c.Tree.Version) {
-		slog.Info("32-bit UML left out: this kernel's UML kills a fresh Go process in about half the boots, patched or not (DEVELOPERS.md)", "version", c.Tree.Version)
-		cmdline = append(cmdline, proto.ArgUML+"="+proto.UMLUnreliable)
-		noUML = true
-	}
-	if arch.UML != "" && c.NoUML {
-		cmdline = append(cmdline, proto.ArgUML+"=off")
-	}
-	if arch.UML != "" && !noUML {
-		uml, err := UML(ctx, env, c.Tree, c.Series, arch)
-		if err != nil {
-			return vm.Spec{}, "", err
-		}
-		files = append(files, uml...)
-		if c.UMLBoots != "" {
-			cmdline = append(cmdline, proto.ArgUMLBoots+"="+c.UMLBoots)
-		}
-	}
-	img, err := initramfs.Build(ctx, initramfs.Opts{GOARCH: arch.GOARCH, ModuleDir: env.ModuleDir, Cache: env.Cache,
-		Files: files, IA32: arch.GOARCH == "amd64"})
-	if err != nil {
-		return vm.Spec{}, "", err
-	}
-	if c.Expect != "" {
-		cmdline = append(cmdline, proto.ArgExpect+"="+c.Expect)
-	}
-	rec.Cmdline = cmdline
-	prof, err := era.For(c.Tree.Version)
-	if err != nil {
-		return vm.Spec{}, "", err
-	}
-	spec := vm.Spec{Arch: c.Arch, Kernel: b.Image, Initrd: img.Path, Cmdline: cmdline, Timeout: c.Timeout, Silence: c.Silence,
-		Dir: c.Out, ResultsVia: ResultsVia(prof, b.Config)}
-	key := cache.Key("cell/2", b.Key, img.Digest, c.Arch, strings.Join(cmdline, " "), c.Timeout.String(), c.Silence.String(), spec.ResultsVia)
-	return spec, key, nil
+	return Boot(ctx, env, p)
 }
 
 // IsInputError reports whether err is a cell's input not fitting: a
@@ -403,12 +474,12 @@ func selftestSeries(env Env, c Cell) *patch.Series {
 // ResultsVia is how a kernel's guest sends its results: the era's channel
 // (a named virtio port, or hvc0 before 2.6.35) when the kernel's .config
 // at configPath has the virtio console, else the second serial port.
-func ResultsVia(prof era.Profile, configPath string) string {
+func ResultsVia(prof era.Profile, configPath string) proto.Channel {
 	b, err := os.ReadFile(configPath)
-	if err != nil || bytes.Contains(b, []byte("\nCONFIG_VIRTIO_CONSOLE=y\n")) {
+	if err != nil || bytes.Contains(append([]byte("\n"), b...), []byte("\nCONFIG_VIRTIO_CONSOLE=y\n")) {
 		return prof.ResultsVia
 	}
-	return "serial"
+	return proto.ChannelSerial
 }
 
 // reuse returns the record kept under key, with its console log and KTAP

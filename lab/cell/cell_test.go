@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/era"
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
@@ -20,14 +21,17 @@ func TestResultsVia(t *testing.T) {
 	without := filepath.Join(dir, "without")
 	os.WriteFile(with, []byte("CONFIG_PCI=y\nCONFIG_VIRTIO_CONSOLE=y\nCONFIG_X=y\n"), 0o644)
 	os.WriteFile(without, []byte("CONFIG_PCI=y\n# CONFIG_VIRTIO_CONSOLE is not set\n"), 0o644)
+	first := filepath.Join(dir, "first")
+	os.WriteFile(first, []byte("CONFIG_VIRTIO_CONSOLE=y\n"), 0o644)
 	old, _ := era.For("2.6.29")
 	modern, _ := era.For("6.12")
 	for _, tc := range []struct {
 		prof   era.Profile
 		config string
-		want   string
+		want   proto.Channel
 	}{
 		{modern, with, "port"},
+		{modern, first, "port"}, // the option on the file's first line
 		{old, with, "hvc"},
 		{modern, without, "serial"},
 		{old, without, "serial"},

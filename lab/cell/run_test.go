@@ -5,9 +5,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
 	"github.com/ptvmlab/ptvmlab/lab/patch"
@@ -107,5 +110,61 @@ func TestRunInterrupted(t *testing.T) {
 	env.Cache = cache.Dir(t.TempDir())
 	if _, err := Run(ctx, env, c); !errors.Is(err, context.Canceled) {
 		t.Errorf("a cancel before the boot: %v, want context.Canceled", err)
+	}
+}
+
+// TestPrepare: a plan resolves the cell once into the boot's spec: the
+// guest's arguments come from proto.Args (the backend adds none), the
+// channel and the probe boot are in the spec, and the key changes with
+// what changes the boot.
+func TestPrepare(t *testing.T) {
+	env, c := fakeCell(t)
+	c.Cmdline = []string{"ptvmlab.fault=hang"}
+	c.UMLBoots = "nosysptvm"
+	p, err := Prepare(context.Background(), env, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"ptvmlab.channel=port", "ptvmlab.expect=skipcall", "ptvmlab.uml=off", "ptvmlab.fault=hang"}
+	if !slices.Equal(p.Spec.Cmdline, want) || !slices.Equal(p.Record.Cmdline, want) {
+		t.Errorf("cmdline %q (record %q), want %q", p.Spec.Cmdline, p.Record.Cmdline, want)
+	}
+	if p.Spec.Channel != proto.ChannelPort || !slices.Equal(p.Spec.Probe, []string{"ptvmlab.probe=accel"}) {
+		t.Errorf("spec channel %q probe %q", p.Spec.Channel, p.Spec.Probe)
+	}
+	if p.Arch.Name != "x86_64" || p.Era.ResultsVia != proto.ChannelPort || p.Kernel.Image != c.Kernel.Image || p.Spec.Initrd == "" {
+		t.Errorf("plan %+v", p)
+	}
+	c2 := c
+	c2.Cmdline = nil
+	p2, err := Prepare(context.Background(), env, c2)
+	if err != nil || p2.Key == p.Key {
+		t.Errorf("another command line kept the key %s (%v)", p.Key, err)
+	}
+}
+
+// TestPrepareGivenImage: a kernel image from elsewhere (ptvmlab boot) is a
+// plan with no tree: its version picks the era's channel (hvc before
+// 2.6.35), there is no UML (the guest is told), and the image's digest
+// names the kernel.
+func TestPrepareGivenImage(t *testing.T) {
+	env, c := fakeCell(t)
+	c.Tree = source.Tree{Spec: source.Spec{Raw: c.Kernel.Image}, Version: "2.6.29"}
+	c.Series, c.NoUML, c.Expect = nil, false, ""
+	c.Kernel = &kbuild.Result{Image: c.Kernel.Image}
+	p, err := Prepare(context.Background(), env, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Spec.Channel != proto.ChannelHVC || !slices.Contains(p.Spec.Cmdline, "ptvmlab.uml=off") {
+		t.Errorf("spec %+v", p.Spec)
+	}
+	if p.Kernel.Key == "" || p.Record.Build.Key != p.Kernel.Key || p.Record.Digests.Image == "" {
+		t.Errorf("kernel %+v, record build %+v", p.Kernel, p.Record.Build)
+	}
+	// A series needs a tree to go on.
+	c.Series = &patch.Series{}
+	if _, err := Prepare(context.Background(), env, c); err == nil || !strings.Contains(err.Error(), "no source tree") {
+		t.Errorf("a series without a tree: %v", err)
 	}
 }

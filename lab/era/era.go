@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 )
 
 // Profile is what one kernel era needs.
@@ -23,10 +25,9 @@ type Profile struct {
 	// (make CC="gcc FLAGS"): code generation that today's gcc defaults to
 	// and the era's Makefiles do not turn off.
 	CFlags []string
-	// ResultsVia is how the guest sends results: "port" (a named
-	// virtio-serial port, 2.6.35 and later) or "hvc" (the single virtio
-	// console port, seen as hvc0).
-	ResultsVia string
+	// ResultsVia is how the guest sends results: a named virtio-serial
+	// port (2.6.35 and later) or the single virtio console, seen as hvc0.
+	ResultsVia proto.Channel
 }
 
 // oldGCCFlags turn off what today's gcc does by default and 2.6-era
@@ -114,9 +115,9 @@ func For(version string) (Profile, error) {
 	if err != nil {
 		return Profile{}, err
 	}
-	p := Profile{ResultsVia: "port"}
+	p := Profile{ResultsVia: proto.ChannelPort}
 	if v.Less(Version{2, 6, 35}) {
-		p.ResultsVia = "hvc" // multiport virtio consoles arrived in 2.6.35
+		p.ResultsVia = proto.ChannelHVC // multiport virtio consoles arrived in 2.6.35
 	}
 	if v.Less(Version{3, 0}) {
 		p.Name = v.Name()

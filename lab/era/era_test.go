@@ -24,7 +24,7 @@ func TestFor(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.version, err)
 		}
-		if p.Name != tc.name || p.ResultsVia != tc.via || slices.Contains(p.CFlags, "-mno-sse") != tc.oldFlags {
+		if p.Name != tc.name || string(p.ResultsVia) != tc.via || slices.Contains(p.CFlags, "-mno-sse") != tc.oldFlags {
 			t.Errorf("For(%s) = %+v; want name %q, results via %q, old-gcc flags %v", tc.version, p, tc.name, tc.via, tc.oldFlags)
 		}
 	}

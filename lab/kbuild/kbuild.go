@@ -532,3 +532,43 @@ func CheckBzImage(path string) error {
 	}
 	return nil
 }
+
+// BzImageVersion reads the kernel release a bzImage carries ("6.12.117",
+// "2.6.29"): the boot protocol's kernel_version field (at 0x20E, since
+// protocol 2.00) points, less 0x200, at the "RELEASE (builder) #N ..."
+// string. It checks the image as CheckBzImage does first.
+func BzImageVersion(path string) (string, error) {
+	if err := CheckBzImage(path); err != nil {
+		return "", err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var off [2]byte
+	if _, err := f.ReadAt(off[:], 0x20E); err != nil {
+		return "", fmt.Errorf("boot header: %w", err)
+	}
+	at := int64(off[0]) | int64(off[1])<<8
+	if at == 0 {
+		return "", fmt.Errorf("the boot header names no kernel version string")
+	}
+	buf := make([]byte, 128)
+	n, _ := f.ReadAt(buf, 0x200+at)
+	release, _, _ := strings.Cut(string(buf[:n]), " ")
+	release, _, _ = strings.Cut(release, "\x00")
+	if release == "" || !isPrint(release) {
+		return "", fmt.Errorf("the boot header's kernel version string is not readable")
+	}
+	return release, nil
+}
+
+func isPrint(s string) bool {
+	for _, r := range s {
+		if r < 0x21 || r > 0x7e {
+			return false
+		}
+	}
+	return true
+}

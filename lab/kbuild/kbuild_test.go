@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -178,5 +179,48 @@ func TestCheckBzImage(t *testing.T) {
 	}
 	if err := CheckBzImage(filepath.Join(dir, "missing")); err == nil {
 		t.Errorf("a missing file passed")
+	}
+}
+
+func TestBzImageVersion(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	image := func(at uint16, s string) []byte {
+		b := make([]byte, 8192)
+		copy(b[0x202:], "HdrS")
+		b[0x20E], b[0x20F] = byte(at), byte(at>>8)
+		if 0x200+int(at) < len(b) {
+			copy(b[0x200+int(at):], s)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name    string
+		content []byte
+		want    string // the release, or a part of the error
+		ok      bool
+	}{
+		{"6.12", image(0x1000, "6.12.117 (ptvmlab@ptvmlab) #1 Mon Mar 16 00:00:00 UTC 2009\x00"), "6.12.117", true},
+		{"2.6.29", image(0x300, "2.6.29\x00"), "2.6.29", true},
+		{"no pointer", image(0, ""), "names no kernel version", false},
+		{"garbage", image(0x300, "\x01\x02\x03"), "not readable", false},
+		{"past the end", image(0xF000, ""), "not readable", false},
+	} {
+		p := filepath.Join(dir, tc.name)
+		os.WriteFile(p, tc.content, 0o644)
+		got, err := BzImageVersion(p)
+		switch {
+		case tc.ok && (err != nil || got != tc.want):
+			t.Errorf("%s: %q, %v; want %q", tc.name, got, err, tc.want)
+		case !tc.ok && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: %q, %v; want an error with %q", tc.name, got, err, tc.want)
+		}
+	}
+	// A real image from the cache, when one is there (the e2e tests build them).
+	if imgs, _ := filepath.Glob(filepath.Join(os.Getenv("HOME"), ".cache/ptvmlab/build/*/bzImage")); len(imgs) > 0 {
+		v, err := BzImageVersion(imgs[0])
+		if err != nil || !regexp.MustCompile(`^\d+\.\d+`).MatchString(v) {
+			t.Errorf("%s: %q, %v", imgs[0], v, err)
+		}
 	}
 }

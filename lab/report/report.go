@@ -32,10 +32,13 @@ type Test struct {
 
 // Build describes the kernel build a boot used.
 type Build struct {
-	Key    string  `json:"key"`
-	Cached bool    `json:"cached"`
-	TookS  float64 `json:"took_s"`
-	Image  string  `json:"image"`
+	Key    string `json:"key"`
+	Cached bool   `json:"cached"`
+	// Given says the kernel was not built by this run or its cache: an
+	// image from elsewhere (ptvmlab boot) or built in place (bisect).
+	Given bool    `json:"given,omitempty"`
+	TookS float64 `json:"took_s"`
+	Image string  `json:"image"`
 }
 
 // Digests are sha256 sums of a boot's outputs, for reviewers comparing
@@ -285,9 +288,13 @@ func Summary(w io.Writer, r Run) {
 		}
 		build := "-"
 		if b.Build != nil {
-			build = "built"
-			if b.Build.Cached {
+			switch {
+			case b.Build.Given:
+				build = "given"
+			case b.Build.Cached:
 				build = "cached"
+			default:
+				build = "built"
 			}
 		}
 		probe := b.Probe

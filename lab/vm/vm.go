@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 )
 
 // Spec says what to boot.
@@ -21,10 +23,17 @@ type Spec struct {
 	Timeout time.Duration
 	// Dir receives console.log and results.raw.
 	Dir string
-	// ResultsVia is how results travel: "port" (a named virtio-serial
-	// port, kernels ≥ 2.6.35), "hvc" (a virtio console, seen as hvc0) or
-	// "serial" (a second 8250 UART).
-	ResultsVia string
+	// Channel is the device the results travel on: a named virtio-serial
+	// port (proto.ChannelPort, kernels ≥ 2.6.35; "" means it too), a
+	// virtio console seen as hvc0 (proto.ChannelHVC) or a second 8250 UART
+	// (proto.ChannelSerial). The backend makes the device; telling the
+	// guest which one to use is the caller's, in Cmdline.
+	Channel proto.Channel
+	// Probe is the kernel arguments that make this guest's init end at
+	// once, printing proto.MarkerProbe: the accelerator probe boots the
+	// spec's kernel with them added. Empty, the guest cannot be probed,
+	// and a backend choosing its accelerator uses TCG.
+	Probe []string
 	// Silence is the watchdog: a machine whose console and results channel
 	// both stay silent this long is stopped as timed out. 0 is the
 	// backend's default for its accelerator; negative turns it off.

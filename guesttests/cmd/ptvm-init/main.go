@@ -30,26 +30,36 @@ func logf(format string, args ...any) {
 func main() {
 	fmt.Println(proto.MarkerStart)
 	mountAll()
-	args := cmdline()
-	poweroff := args[proto.ArgHalt] == "poweroff"
-	if args[proto.ArgProbe] == proto.ProbeAccel {
+	args, argsErr := cmdline()
+	poweroff := args.Halt == proto.HaltPowerOff
+	if args.Probe {
 		// The host's accelerator probe: reaching this line is the proof.
 		fmt.Println(proto.MarkerProbe)
 		halt(poweroff)
 	}
-	ch, how, err := openResults(args[proto.ArgChannel])
+	ch, how, err := openResults(args.Channel)
 	if err != nil {
 		logf("no results channel: %v", err)
 		halt(poweroff)
 	}
 	logf("results channel: %s", how)
-	switch args[proto.ArgFault] {
-	case "hang":
+	if argsErr != nil {
+		// The host (or a user's --append) asked for something this init
+		// cannot do: one failing test says what, rather than a run that
+		// quietly ignores it.
+		logf("%v", argsErr)
+		fmt.Fprintf(ch, "KTAP version 1\n1..1\nnot ok 1 kernel_cmdline # %s\n", argsErr)
+		ch.Sync()
+		fmt.Println(proto.MarkerDone)
+		halt(poweroff)
+	}
+	switch args.Fault {
+	case proto.FaultHang:
 		logf("fault=hang: sleeping forever")
 		for {
 			time.Sleep(time.Hour)
 		}
-	case "garbage":
+	case proto.FaultGarbage:
 		logf("fault=garbage: writing random bytes")
 		b := make([]byte, 4096)
 		for i := range b {
@@ -58,19 +68,19 @@ func main() {
 		ch.Write(b)
 		ch.Close()
 		halt(poweroff)
-	case "exit":
+	case proto.FaultExit:
 		logf("fault=exit: init exits")
 		os.Exit(0)
 	}
 	testArgs := []string{}
-	if e := args[proto.ArgExpect]; e != "" {
-		testArgs = append(testArgs, "-expect", e)
+	if args.Expect != "" {
+		testArgs = append(testArgs, "-expect", string(args.Expect))
 	}
-	if args[proto.ArgBench] == "1" {
+	if args.Bench {
 		testArgs = append(testArgs, "-bench")
 	}
-	if t := args[proto.ArgTests]; t != "" {
-		testArgs = append(testArgs, "-tests", t)
+	if len(args.Tests) > 0 {
+		testArgs = append(testArgs, "-tests", strings.Join(args.Tests, ","))
 	}
 	cmd := exec.Command(proto.TestsBinary, testArgs...)
 	cmd.Stdout = ch
@@ -138,30 +148,24 @@ func makeNodes() {
 	}
 }
 
-// cmdline returns the ptvmlab.* keys of /proc/cmdline.
-func cmdline() map[string]string {
-	out := map[string]string{}
+// cmdline reads what the host asked of this boot from /proc/cmdline. A
+// value it cannot read is returned as the error, beside the rest.
+func cmdline() (proto.Args, error) {
 	b, err := os.ReadFile("/proc/cmdline")
 	if err != nil {
-		logf("read /proc/cmdline: %v", err)
-		return out
+		return proto.Args{}, fmt.Errorf("read /proc/cmdline: %w", err)
 	}
-	for _, f := range strings.Fields(string(b)) {
-		if k, v, ok := strings.Cut(f, "="); ok && strings.HasPrefix(k, "ptvmlab.") {
-			out[k] = v
-		}
-	}
-	return out
+	return proto.ParseArgs(strings.Fields(string(b)))
 }
 
 // openResults opens the results channel: the named virtio-serial port where
 // the kernel has multiport virtio consoles (2.6.35+), else the virtio
 // console hvc0, else the second serial port. want forces one.
-func openResults(want string) (*os.File, string, error) {
-	if want == "console" {
+func openResults(want proto.Channel) (*os.File, string, error) {
+	if want == proto.ChannelConsole {
 		return os.Stdout, "console (stdout)", nil
 	}
-	if want == "" || want == "port" {
+	if want == "" || want == proto.ChannelPort {
 		names, _ := filepath.Glob("/sys/class/virtio-ports/*/name")
 		for _, n := range names {
 			b, err := os.ReadFile(n)
@@ -175,20 +179,23 @@ func openResults(want string) (*os.File, string, error) {
 			}
 			logf("open %s: %v", dev, err)
 		}
-		if want == "port" {
+		if want == proto.ChannelPort {
 			return nil, "", fmt.Errorf("no virtio port named %s", proto.ResultsPort)
 		}
 	}
-	for _, c := range []struct{ name, dev string }{{"hvc", "/dev/hvc0"}, {"serial", "/dev/ttyS1"}} {
+	for _, c := range []struct {
+		name proto.Channel
+		dev  string
+	}{{proto.ChannelHVC, "/dev/hvc0"}, {proto.ChannelSerial, "/dev/ttyS1"}} {
 		if want != "" && want != c.name {
 			continue
 		}
 		f, err := os.OpenFile(c.dev, os.O_WRONLY|unix.O_NOCTTY, 0)
 		if err == nil {
-			if c.name == "serial" {
+			if c.name == proto.ChannelSerial {
 				rawTTY(f)
 			}
-			return f, c.name + " " + c.dev, nil
+			return f, string(c.name) + " " + c.dev, nil
 		}
 	}
 	return nil, "", fmt.Errorf("no named port, no hvc0, no ttyS1")

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/guesttests/suite"
 )
 
@@ -48,7 +49,14 @@ func main() {
 		fmt.Fprintln(os.Stderr, "ptvm-tests:", err)
 		os.Exit(2)
 	}
-	if suite.Run(os.Stdout, suite.Config{Self: self, Expect: *expect, IA32: *ia32, Bench: *bench}, tests) > 0 {
+	var level proto.Level
+	if *expect != "" {
+		if level, err = proto.ParseLevel(*expect); err != nil {
+			fmt.Fprintln(os.Stderr, "ptvm-tests: -expect:", err)
+			os.Exit(2)
+		}
+	}
+	if suite.Run(os.Stdout, suite.Config{Self: self, Expect: level, IA32: *ia32, Bench: *bench}, tests) > 0 {
 		os.Exit(1)
 	}
 }

@@ -181,6 +181,14 @@ func (b *Backend) choose(ctx context.Context, s vm.Spec) (Choice, error) {
 		// Nothing to probe with; the boot itself says how to install it.
 		return Choice{Accel: "tcg", Why: bin + " not found"}, nil
 	}
+	if len(s.Probe) == 0 {
+		if mode == vm.AccelKVM {
+			return Choice{}, &vm.AccelError{Why: "this guest has no probe boot to try KVM with"}
+		}
+		c := Choice{Accel: "tcg", Why: "this guest has no probe boot to try KVM with"}
+		b.say(s.Arch, c)
+		return c, nil
+	}
 	h := readHostFacts(ctx, bin)
 	if h.NoKVM != "" {
 		if mode == vm.AccelKVM {
@@ -339,7 +347,7 @@ func (b *Backend) probe(ctx context.Context, s vm.Spec, kvm bool) (bool, string,
 	}
 	defer doneDir()
 	ps := s
-	ps.Cmdline = append(append([]string(nil), s.Cmdline...), proto.ArgProbe+"="+proto.ProbeAccel)
+	ps.Cmdline = append(append([]string(nil), s.Cmdline...), s.Probe...)
 	ps.Timeout, ps.Silence, ps.Dir = ProbeDeadline, probeSilence, dir
 	if !kvm {
 		ps.Timeout *= 3 // TCG is slower; this is a control, not a race

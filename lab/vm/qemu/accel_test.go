@@ -187,7 +187,8 @@ func bootFiles(t *testing.T) vm.Spec {
 	for _, f := range []string{"bzImage", "initrd"} {
 		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o644)
 	}
-	return vm.Spec{Arch: "x86_64", Kernel: filepath.Join(dir, "bzImage"), Initrd: filepath.Join(dir, "initrd"), Dir: filepath.Join(dir, "out")}
+	return vm.Spec{Arch: "x86_64", Kernel: filepath.Join(dir, "bzImage"), Initrd: filepath.Join(dir, "initrd"), Dir: filepath.Join(dir, "out"),
+		Probe: proto.Args{Probe: true}.Cmdline()}
 }
 
 // TestWatchdog: a machine that goes silent is stopped after Silence, as
@@ -310,5 +311,20 @@ echo "booted under TCG"; exit 0
 	}
 	if took := time.Since(start); took > 2*time.Second {
 		t.Errorf("--accel kvm took %s to fail with a kept verdict", took)
+	}
+}
+
+// TestNoProbeBoot: a guest that cannot be probed is booted under TCG in
+// auto mode, and --accel kvm says why it cannot be honoured.
+func TestNoProbeBoot(t *testing.T) {
+	s := bootFiles(t)
+	s.Probe = nil
+	c, err := (&Backend{Accel: vm.AccelAuto}).choose(context.Background(), s)
+	if err != nil || c.Accel != "tcg" || !strings.Contains(c.Why, "no probe boot") {
+		t.Errorf("auto without a probe boot: %+v, %v", c, err)
+	}
+	var ae *vm.AccelError
+	if _, err := (&Backend{Accel: vm.AccelKVM}).choose(context.Background(), s); !errors.As(err, &ae) {
+		t.Errorf("kvm without a probe boot: %v, want an AccelError", err)
 	}
 }

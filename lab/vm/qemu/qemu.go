@@ -69,7 +69,7 @@ func Command(s vm.Spec, kvm bool, p paths) (string, []string, error) {
 	// tsc=reliable: under TCG on a loaded host the clocksource watchdog
 	// marks the TSC unstable and the guest's clock jumps (by thousands of
 	// hours, seen here), which fires every timeout in the guest at once.
-	cmdline := append([]string{"console=ttyS0", "panic=-1", "oops=panic", "tsc=reliable", "ptvmlab.channel=" + channel(s.ResultsVia)}, s.Cmdline...)
+	cmdline := append([]string{"console=ttyS0", "panic=-1", "oops=panic", "tsc=reliable"}, s.Cmdline...)
 	args := []string{
 		"-nodefaults", "-no-reboot", "-display", "none",
 		"-machine", "pc", "-accel", accel, "-cpu", cpu, "-m", fmt.Sprint(mem), "-smp", "1",
@@ -78,24 +78,19 @@ func Command(s vm.Spec, kvm bool, p paths) (string, []string, error) {
 		"-qmp", "unix:" + p.qmp + ",server=on,wait=off",
 		"-chardev", "socket,id=results,path=" + p.results + ",server=on,wait=off",
 	}
-	switch channel(s.ResultsVia) {
-	case "port":
+	switch s.Channel {
+	case proto.ChannelPort, "":
 		args = append(args, "-device", "virtio-serial-pci,id=vser0",
 			"-device", "virtserialport,bus=vser0.0,chardev=results,name="+proto.ResultsPort)
-	case "hvc":
+	case proto.ChannelHVC:
 		args = append(args, "-device", "virtio-serial-pci,id=vser0",
 			"-device", "virtconsole,bus=vser0.0,chardev=results")
-	case "serial":
+	case proto.ChannelSerial:
 		args = append(args, "-serial", "chardev:results")
+	default:
+		return "", nil, fmt.Errorf("qemu: results channel %q has no device here: want port, hvc or serial", s.Channel)
 	}
 	return bin, args, nil
-}
-
-func channel(via string) string {
-	if via == "" {
-		return "port"
-	}
-	return via
 }
 
 // crashRe matches console lines that mean the kernel crashed.

@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
 )
 
@@ -18,18 +20,18 @@ func TestCommand(t *testing.T) {
 	tests := []struct {
 		name string
 		arch string
-		via  string
+		via  proto.Channel
 		kvm  bool
 		want string
 	}{
 		{"x86_64 tcg port", "x86_64", "", false,
 			"qemu-system-x86_64 -nodefaults -no-reboot -display none -machine pc -accel tcg -cpu max -m 512 -smp 1 " +
-				"-kernel /k/bzImage -initrd /k/initrd.cpio -append console=ttyS0 panic=-1 oops=panic tsc=reliable ptvmlab.channel=port ptvmlab.expect=none " +
+				"-kernel /k/bzImage -initrd /k/initrd.cpio -append console=ttyS0 panic=-1 oops=panic tsc=reliable ptvmlab.expect=none " +
 				"-serial stdio -qmp unix:/s/qmp,server=on,wait=off -chardev socket,id=results,path=/s/results,server=on,wait=off " +
 				"-device virtio-serial-pci,id=vser0 -device virtserialport,bus=vser0.0,chardev=results,name=org.ptvmlab.results"},
 		{"i386 kvm hvc", "i386", "hvc", true,
 			"qemu-system-i386 -nodefaults -no-reboot -display none -machine pc -accel kvm -cpu host -m 512 -smp 1 " +
-				"-kernel /k/bzImage -initrd /k/initrd.cpio -append console=ttyS0 panic=-1 oops=panic tsc=reliable ptvmlab.channel=hvc ptvmlab.expect=none " +
+				"-kernel /k/bzImage -initrd /k/initrd.cpio -append console=ttyS0 panic=-1 oops=panic tsc=reliable ptvmlab.expect=none " +
 				"-serial stdio -qmp unix:/s/qmp,server=on,wait=off -chardev socket,id=results,path=/s/results,server=on,wait=off " +
 				"-device virtio-serial-pci,id=vser0 -device virtconsole,bus=vser0.0,chardev=results"},
 		{"serial fallback", "x86_64", "serial", false, "-serial stdio -qmp unix:/s/qmp,server=on,wait=off -chardev socket,id=results,path=/s/results,server=on,wait=off -serial chardev:results"},
@@ -38,16 +40,30 @@ func TestCommand(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			s := base
-			s.Arch, s.ResultsVia = tc.arch, tc.via
+			s.Arch, s.Channel = tc.arch, tc.via
 			bin, args, err := Command(s, tc.kvm, p)
 			if err != nil {
 				t.Fatal(err)
 			}
 			got := bin + " " + strings.Join(args, " ")
+			// The guest's arguments are the caller's: the backend adds
+			// kernel ones only.
+			for i, a := range args {
+				if i > 0 && args[i-1] == "-append" {
+					for _, w := range strings.Fields(a) {
+						if strings.HasPrefix(w, "ptvmlab.") && !slices.Contains(s.Cmdline, w) {
+							t.Errorf("the backend wrote the guest argument %q itself", w)
+						}
+					}
+				}
+			}
 			if !strings.Contains(got, tc.want) {
 				t.Errorf("command\n%s\nwant (part)\n%s", got, tc.want)
 			}
 		})
+	}
+	if _, _, err := Command(vm.Spec{Arch: "x86_64", Channel: proto.ChannelConsole}, false, p); err == nil {
+		t.Error("a channel QEMU has no device for was taken")
 	}
 	if _, _, err := Command(vm.Spec{Arch: "arm64"}, false, p); err == nil {
 		t.Error("Command accepted arch arm64")
