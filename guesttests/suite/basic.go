@@ -9,7 +9,7 @@ import (
 
 // All is every guest test, in the order they run.
 var All = []Test{
-	{Name: "probe", Run: testProbe},
+	{Name: proto.ProbeTest, Run: testProbe},
 	{Name: "baseline", Run: testBaseline},
 	{Name: "skipexit", Run: testSkipExit},
 	{Name: "skipcall", Run: testSkipCall},
@@ -137,7 +137,7 @@ func Probe(t *T) proto.Level {
 
 func testProbe(t *T) {
 	level := Probe(t)
-	t.Result("level=" + string(level))
+	t.Result(proto.ProbeResult(level))
 	if t.cfg.Expect != "" && level != t.cfg.Expect {
 		t.Errorf("PTRACE_VM level is %s, this kernel should offer %s", level, t.cfg.Expect)
 	}

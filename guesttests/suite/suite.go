@@ -169,19 +169,14 @@ func (t *T) write(w io.Writer, n int, indent string) {
 			fmt.Fprintf(w, "%s# %s: %s\n", indent, t.name, line)
 		}
 	}
-	status := "ok"
-	directive := t.result
+	status, text := proto.StatusPass, t.result
 	switch {
 	case t.failed:
-		status = "not ok"
+		status = proto.StatusFail
 	case t.skip != "":
-		directive = "SKIP " + t.skip
+		status, text = proto.StatusSkip, t.skip
 	}
-	if directive != "" {
-		fmt.Fprintf(w, "%s%s %d %s # %s\n", indent, status, n, t.name, directive)
-	} else {
-		fmt.Fprintf(w, "%s%s %d %s\n", indent, status, n, t.name)
-	}
+	fmt.Fprintf(w, "%s%s\n", indent, proto.ResultLine(status, n, t.name, text))
 }
 
 // Run runs tests in order and writes a KTAP report to w. It returns the

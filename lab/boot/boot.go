@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/ktap"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
 )
@@ -35,7 +36,7 @@ type Outcome struct {
 	Status    Status        `json:"status"`
 	Title     string        `json:"title"` // one line: why this status
 	Took      time.Duration `json:"-"`
-	Probe     string        `json:"probe,omitempty"` // the PTRACE_VM level the probe reported
+	Probe     proto.Level   `json:"probe,omitempty"` // the PTRACE_VM level the probe reported
 	KTAP      *ktap.Report  `json:"ktap,omitempty"`
 	Output    *vm.Output    `json:"-"`
 	FirstKTAP time.Duration `json:"-"`
@@ -108,11 +109,11 @@ func passedTitle(r *ktap.Report) string {
 	return t
 }
 
-// probeLevel reads "level=X" from the probe test's result line.
-func probeLevel(r *ktap.Report) string {
+// probeLevel reads the level the probe test's result line names.
+func probeLevel(r *ktap.Report) proto.Level {
 	for _, res := range r.Results {
-		if res.Name == "probe" {
-			if l, ok := strings.CutPrefix(res.Directive, "level="); ok {
+		if res.Name == proto.ProbeTest {
+			if l, ok := proto.ProbeLevel(res.Directive); ok {
 				return l
 			}
 		}

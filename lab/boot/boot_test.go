@@ -48,7 +48,7 @@ func TestClassify(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			o := Classify(tc.out, tc.err)
-			if o.Status != tc.status || !strings.HasPrefix(o.Title, tc.title) || o.Probe != tc.probe {
+			if o.Status != tc.status || !strings.HasPrefix(o.Title, tc.title) || string(o.Probe) != tc.probe {
 				t.Errorf("Classify = %s %q probe %q; want %s %q probe %q", o.Status, o.Title, o.Probe, tc.status, tc.title, tc.probe)
 			}
 		})

@@ -18,17 +18,18 @@ import (
 	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 )
 
-// Status is a test's verdict.
-type Status string
+// Status is a test's verdict: the guest contract's (proto.Status), which
+// the guest suite writes with proto.ResultLine.
+type Status = proto.Status
 
 // The verdicts a result line can carry.
 const (
-	Pass  Status = "pass"
-	Fail  Status = "fail"
-	Skip  Status = "skip"
-	XFail Status = "xfail"
-	Todo  Status = "todo"
-	Error Status = "error" // "# ERROR" directive
+	Pass  = proto.StatusPass
+	Fail  = proto.StatusFail
+	Skip  = proto.StatusSkip
+	XFail = proto.StatusXFail
+	Todo  = proto.StatusTodo
+	Error = proto.StatusError // "# ERROR" directive
 )
 
 // Result is one test's result line, with the diagnostic lines that came
@@ -213,21 +214,8 @@ func Parse(r io.Reader) *Report {
 func parseResult(line string) Result {
 	m := resultRe.FindStringSubmatch(line)
 	num, _ := strconv.Atoi(m[2])
-	res := Result{Number: num, Name: strings.TrimSpace(m[3]), Status: Pass, Directive: strings.TrimSpace(m[4])}
-	if m[1] == "not ok" {
-		res.Status = Fail
-	}
-	d := strings.ToUpper(res.Directive)
-	switch {
-	case strings.HasPrefix(d, "SKIP"):
-		res.Status = Skip
-	case strings.HasPrefix(d, "XFAIL"):
-		res.Status = XFail
-	case strings.HasPrefix(d, "TODO"):
-		res.Status = Todo
-	case strings.HasPrefix(d, "ERROR"):
-		res.Status = Error
-	}
+	res := Result{Number: num, Name: strings.TrimSpace(m[3]), Directive: strings.TrimSpace(m[4])}
+	res.Status = proto.StatusOf(m[1] == "ok", res.Directive)
 	return res
 }
 

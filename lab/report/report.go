@@ -89,7 +89,7 @@ type Boot struct {
 // Fill copies a boot's verdict into b: status, title, time, probe, tests
 // and the accelerator with any retried attempt.
 func Fill(b *Boot, o boot.Outcome) {
-	b.Status, b.Title, b.DurationS, b.Probe = string(o.Status), o.Title, o.Took.Seconds(), o.Probe
+	b.Status, b.Title, b.DurationS, b.Probe = string(o.Status), o.Title, o.Took.Seconds(), string(o.Probe)
 	if o.KTAP != nil {
 		b.Tests = Tests(o.KTAP.Results)
 	}
