@@ -82,6 +82,10 @@ type Args struct {
 	// Fault makes the init misbehave on purpose (FaultHang, FaultGarbage,
 	// FaultExit), for the lab's own tests.
 	Fault string
+	// UMLLogLevel is the console loglevel of the UMLs the uml tests boot;
+	// "" is 1 (emergencies only, so UML's KTAP stays readable). A higher
+	// one shows UML's own errors, for diagnosing how a UML ended.
+	UMLLogLevel string
 }
 
 // Values of Args.UML and Args.Fault.
@@ -113,6 +117,7 @@ func (a Args) Cmdline() []string {
 		add(ArgProbe, ProbeAccel)
 	}
 	add(ArgFault, a.Fault)
+	add(ArgUMLLogLevel, a.UMLLogLevel)
 	return out
 }
 
@@ -164,6 +169,8 @@ func ParseArgs(words []string) (Args, error) {
 			a.Probe = v == ProbeAccel
 		case ArgFault:
 			a.Fault = v
+		case ArgUMLLogLevel:
+			a.UMLLogLevel = v
 		}
 	}
 	if len(errs) > 0 {

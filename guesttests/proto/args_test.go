@@ -14,6 +14,7 @@ func TestArgsRoundTrip(t *testing.T) {
 		{UML: UMLUnreliable, UMLBoots: []string{"nosysptvm"}, Bench: true},
 		{Probe: true},
 		{Fault: FaultHang, Channel: ChannelSerial},
+		{UMLLogLevel: "7"},
 	} {
 		words := a.Cmdline()
 		got, err := ParseArgs(append([]string{"console=ttyS0", "panic=-1"}, words...))

@@ -39,8 +39,10 @@ const (
 	// ArgProbe, set to ProbeAccel, makes the init print MarkerProbe and
 	// power off at once: the host's accelerator probe, a boot with a known
 	// end.
-	ArgProbe   = "ptvmlab.probe"
-	ProbeAccel = "accel"
+	ArgProbe = "ptvmlab.probe"
+	// ArgUMLLogLevel is Args.UMLLogLevel.
+	ArgUMLLogLevel = "ptvmlab.umlloglevel"
+	ProbeAccel     = "accel"
 )
 
 // Console markers printed by the guest init on the serial console.

@@ -255,7 +255,11 @@ func runUMLGuarded(t *T, label string, flags []string, patched bool, guard *clon
 		tests = umlTests
 	}
 	guest := proto.Args{Channel: proto.ChannelConsole, Halt: proto.HaltPowerOff, Expect: expect, Tests: tests}
-	args := append(append([]string{"mem=96M", "initrd=" + proto.UMLInitrd, "con0=fd:0,fd:1", "con=null", "loglevel=1"},
+	loglevel := "1"
+	if l := guestArgs().UMLLogLevel; l != "" {
+		loglevel = l
+	}
+	args := append(append([]string{"mem=96M", "initrd=" + proto.UMLInitrd, "con0=fd:0,fd:1", "con=null", "loglevel=" + loglevel},
 		guest.Cmdline()...), flags...)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
