@@ -136,25 +136,9 @@ func ParseArgs(words []string) (Args, error) {
 		}
 		switch k {
 		case ArgChannel:
-			a.Channel = ""
-			if v != "" {
-				c, err := ParseChannel(v)
-				if err != nil {
-					errs = append(errs, k+": "+err.Error())
-					continue
-				}
-				a.Channel = c
-			}
+			a.Channel = parseValue(k, v, ParseChannel, &errs)
 		case ArgExpect:
-			a.Expect = ""
-			if v != "" {
-				l, err := ParseLevel(v)
-				if err != nil {
-					errs = append(errs, k+": "+err.Error())
-					continue
-				}
-				a.Expect = l
-			}
+			a.Expect = parseValue(k, v, ParseLevel, &errs)
 		case ArgHalt:
 			a.Halt = Halt(v)
 		case ArgTests:
@@ -177,6 +161,20 @@ func ParseArgs(words []string) (Args, error) {
 		return a, fmt.Errorf("kernel command line: %s", strings.Join(errs, "; "))
 	}
 	return a, nil
+}
+
+// parseValue reads key's value v with parse; "" is unset, and a value
+// parse refuses is unset too, with the error added to errs.
+func parseValue[T ~string](key, v string, parse func(string) (T, error), errs *[]string) T {
+	if v == "" {
+		return ""
+	}
+	x, err := parse(v)
+	if err != nil {
+		*errs = append(*errs, key+": "+err.Error())
+		return ""
+	}
+	return x
 }
 
 func splitList(v string) []string {
