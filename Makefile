@@ -13,7 +13,7 @@ E2E_TIMEOUT ?= 80m
 # clang and binutils-aarch64-linux-gnu are for `ptvmlab crossbuild` (arm64): every Debian 12
 # cross gcc (gcc-aarch64-linux-gnu, ...) Conflicts with gcc-multilib, so none can be listed here.
 APT_PACKAGES := qemu-system-x86 linux-source-6.12 build-essential flex bison bc \
-	libelf-dev libssl-dev ccache cpio xz-utils git patch gcc-multilib linux-source-6.1 chromium \
+	libelf-dev libssl-dev ccache cpio xz-utils git patch gcc-multilib linux-source-6.1 linux-source-7.3 chromium \
 	clang binutils-aarch64-linux-gnu libcap-dev
 
 .PHONY: all setup build run test lint unit e2e bench fuzz clean
@@ -26,7 +26,17 @@ all: build
 # fails the install. The 32-bit libcap (seccomp_bpf's 32-bit build) is
 # optional: without it the kselftest test reports seccomp_bpf_32 as not
 # built, saying why.
+# linux-source-7.3 (the 7.3 era) comes from trixie-backports, an
+# arch-independent package that installs on Debian 12. The suite is added
+# with a pin of 1 for everything in it but that one package, so nothing
+# else on the machine is ever upgraded from it.
+TRIXIE_BACKPORTS_LIST := /etc/apt/sources.list.d/ptvmlab-trixie-backports.list
+TRIXIE_BACKPORTS_PIN  := /etc/apt/preferences.d/ptvmlab-trixie-backports
+
 setup:
+	printf '%s\n' 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main' > $(TRIXIE_BACKPORTS_LIST)
+	printf '%s\n' 'Package: *' 'Pin: release n=trixie-backports' 'Pin-Priority: 1' '' \
+	  'Package: linux-source-7.3' 'Pin: release n=trixie-backports' 'Pin-Priority: 500' > $(TRIXIE_BACKPORTS_PIN)
 	apt-get update -q || echo "make setup: apt-get update could not fetch every index (above); installing from those it has"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES)
 	{ dpkg --add-architecture i386 && { apt-get update -q || true; } && \
