@@ -26,12 +26,12 @@ func TestCommand(t *testing.T) {
 	}{
 		{"x86_64 tcg port", "x86_64", "", false,
 			"qemu-system-x86_64 -nodefaults -no-reboot -display none -machine pc -accel tcg -cpu max -m 512 -smp 1 " +
-				"-kernel /k/bzImage -initrd /k/initrd.cpio -append console=ttyS0 panic=-1 oops=panic tsc=reliable ptvmlab.expect=none " +
+				"-kernel /k/bzImage -initrd /k/initrd.cpio -append console=ttyS0 panic=-1 oops=panic tsc=reliable no_timer_check ptvmlab.expect=none " +
 				"-serial stdio -qmp unix:/s/qmp,server=on,wait=off -chardev socket,id=results,path=/s/results,server=on,wait=off " +
 				"-device virtio-serial-pci,id=vser0 -device virtserialport,bus=vser0.0,chardev=results,name=org.ptvmlab.results"},
 		{"i386 kvm hvc", "i386", "hvc", true,
 			"qemu-system-i386 -nodefaults -no-reboot -display none -machine pc -accel kvm -cpu host -m 512 -smp 1 " +
-				"-kernel /k/bzImage -initrd /k/initrd.cpio -append console=ttyS0 panic=-1 oops=panic tsc=reliable ptvmlab.expect=none " +
+				"-kernel /k/bzImage -initrd /k/initrd.cpio -append console=ttyS0 panic=-1 oops=panic tsc=reliable no_timer_check ptvmlab.expect=none " +
 				"-serial stdio -qmp unix:/s/qmp,server=on,wait=off -chardev socket,id=results,path=/s/results,server=on,wait=off " +
 				"-device virtio-serial-pci,id=vser0 -device virtconsole,bus=vser0.0,chardev=results"},
 		{"serial fallback", "x86_64", "serial", false, "-serial stdio -qmp unix:/s/qmp,server=on,wait=off -chardev socket,id=results,path=/s/results,server=on,wait=off -serial chardev:results"},
