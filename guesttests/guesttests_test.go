@@ -64,7 +64,7 @@ func TestSuiteOnHost(t *testing.T) {
 			}
 			var stdout bytes.Buffer
 			// uml needs the guest image's UML kernel: it runs in the lab's boots.
-			tests := "probe,baseline,skipexit,skipcall,skipcall_poked,unknown_bits,tags_dont_stick,cont_and_singlestep,signals,restart,detach,sysemu,seccomp,event_stops,syscall_info_op,mixed_stops,ia32"
+			tests := "probe,baseline,skipexit,skipcall,skipcall_poked,unknown_bits,tags_dont_stick,cont_and_singlestep,signals,restart,detach,sysemu,seccomp,event_stops,syscall_info_op,set_syscall_info,mixed_stops,ia32"
 			if no32 != "" {
 				tests = strings.TrimSuffix(tests, ",ia32")
 				t.Logf("ia32 left out: this host cannot run 386 binaries (%s); it runs in the lab's boots", no32)

@@ -26,6 +26,7 @@ const (
 	TagSkipExit       = 0x2
 	TagSkipCall       = 0x6
 	getSyscallInfo    = unix.PTRACE_GET_SYSCALL_INFO
+	setSyscallInfo    = unix.PTRACE_SET_SYSCALL_INFO
 	syscallStopSignal = syscall.SIGTRAP | 0x80
 )
 

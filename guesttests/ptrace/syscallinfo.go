@@ -116,3 +116,48 @@ func GetSyscallInfo(pid int) (SyscallInfo, error) {
 
 // SyscallInfo is GetSyscallInfo for the tracee.
 func (t *Tracee) SyscallInfo() (SyscallInfo, error) { return GetSyscallInfo(t.Pid) }
+
+// MarshalSyscallInfo encodes si as struct ptrace_syscall_info for
+// PTRACE_SET_SYSCALL_INFO: the fields of si.Op only, reserved and flags
+// zero (the kernel refuses anything else).
+func MarshalSyscallInfo(si SyscallInfo) []byte {
+	b := make([]byte, syscallInfoBuf)
+	le := binary.LittleEndian
+	b[siOffOp] = si.Op
+	le.PutUint32(b[siOffArch:], si.Arch)
+	le.PutUint64(b[siOffPC:], si.PC)
+	le.PutUint64(b[siOffSP:], si.SP)
+	switch si.Op {
+	case SyscallInfoEntry, SyscallInfoSeccomp:
+		le.PutUint64(b[siOffNr:], si.Nr)
+		for i, a := range si.Args {
+			le.PutUint64(b[siOffArgs+8*i:], a)
+		}
+		if si.Op == SyscallInfoSeccomp {
+			le.PutUint32(b[siOffRetData:], si.RetData)
+		}
+	case SyscallInfoExit:
+		le.PutUint64(b[siOffRval:], uint64(si.Rval))
+		if si.IsError {
+			b[siOffIsError] = 1
+		}
+	}
+	return b
+}
+
+// SetSyscallInfo issues PTRACE_SET_SYSCALL_INFO (6.16+) for pid: at an
+// entry or seccomp stop it sets the call's number and arguments (number
+// -1 skips the call), at an exit stop its result. The op must be the
+// stop's own. Kernels before 6.16, and User-Mode Linux, answer EIO.
+func SetSyscallInfo(pid int, si SyscallInfo) error {
+	b := MarshalSyscallInfo(si)
+	_, err := Raw(setSyscallInfo, pid, uintptr(len(b)), uintptrOf(&b[0]))
+	runtime.KeepAlive(b)
+	if err != nil {
+		return fmt.Errorf("PTRACE_SET_SYSCALL_INFO: %w", err)
+	}
+	return nil
+}
+
+// SetSyscallInfo is SetSyscallInfo for the tracee.
+func (t *Tracee) SetSyscallInfo(si SyscallInfo) error { return SetSyscallInfo(t.Pid, si) }

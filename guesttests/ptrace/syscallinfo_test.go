@@ -97,3 +97,37 @@ func FuzzParseSyscallInfo(f *testing.F) {
 		}
 	})
 }
+
+// TestMarshalSyscallInfo: what PTRACE_SET_SYSCALL_INFO is given is the
+// kernel's own layout (the bytes info builds by hand), reserved and flags
+// zero, and it parses back to the same value.
+func TestMarshalSyscallInfo(t *testing.T) {
+	t.Parallel()
+	args := [6]uint64{100, 101, 102, 103, 104, 105}
+	base := SyscallInfo{Arch: 0xc000003e, PC: 0x401000, SP: 0x7ffd0000}
+	for _, tc := range []struct {
+		name string
+		si   SyscallInfo
+		op   uint8
+	}{
+		{"entry", SyscallInfo{Op: SyscallInfoEntry, Arch: base.Arch, PC: base.PC, SP: base.SP, Nr: 39, Args: args}, SyscallInfoEntry},
+		{"exit", SyscallInfo{Op: SyscallInfoExit, Arch: base.Arch, PC: base.PC, SP: base.SP, Rval: -38, IsError: true}, SyscallInfoExit},
+		{"seccomp", SyscallInfo{Op: SyscallInfoSeccomp, Arch: base.Arch, PC: base.PC, SP: base.SP, Nr: 39, Args: args, RetData: 7}, SyscallInfoSeccomp},
+		{"none", SyscallInfo{Op: SyscallInfoNone, Arch: base.Arch, PC: base.PC, SP: base.SP}, SyscallInfoNone},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := MarshalSyscallInfo(tc.si)
+			if want := info(tc.op, syscallInfoBuf); string(b) != string(want) {
+				t.Errorf("bytes\n%x\nwant\n%x", b, want)
+			}
+			if b[1] != 0 || b[2] != 0 || b[3] != 0 {
+				t.Errorf("reserved/flags %x, want zero", b[1:4])
+			}
+			got, err := ParseSyscallInfo(b)
+			if err != nil || got != tc.si {
+				t.Errorf("parsed back %+v, %v; want %+v", got, err, tc.si)
+			}
+		})
+	}
+}

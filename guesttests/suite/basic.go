@@ -25,6 +25,7 @@ var All = []Test{
 	{Name: "seccomp", Run: testSeccomp},
 	{Name: "event_stops", Run: testEventStops},
 	{Name: "syscall_info_op", Run: testSyscallInfoOp},
+	{Name: "set_syscall_info", Run: testSetSyscallInfo},
 	{Name: "mixed_stops", Run: testMixedStops},
 	{Name: "ia32", Run: testIA32},
 	{Name: "uml", Run: testUML},

@@ -362,12 +362,13 @@ var behaviours = map[string]func(*T){
 	"unknown_bits": testUnknownBits, "tags_dont_stick": testTagsDontStick, "cont_and_singlestep": testContAndStep,
 	"signals": testSignals, "sysemu": testSysemu, "seccomp": testSeccomp, "restart": testRestart,
 	"detach": testDetach, "event_stops": testEventStops, "syscall_info_op": testSyscallInfoOp, "mixed_stops": testMixedStops,
+	"set_syscall_info": testSetSyscallInfo,
 }
 
 // ia32Tests are the behaviours that also run with an ia32 tracee.
 var ia32Tests = []string{"baseline", "skipexit", "skipcall", "skipcall_poked", "unknown_bits",
 	"tags_dont_stick", "cont_and_singlestep", "signals", "restart", "detach", "sysemu", "seccomp",
-	"event_stops", "syscall_info_op", "mixed_stops"}
+	"event_stops", "syscall_info_op", "mixed_stops", "set_syscall_info"}
 
 // testIA32: on an x86_64 kernel, the behaviours with a 32-bit tracee, under
 // a 64-bit tracer (this binary) and under a 32-bit tracer (the 386 build).
