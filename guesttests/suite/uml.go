@@ -36,8 +36,9 @@ type umlBoot struct {
 	// tests run inside UML in this boot; umlTests when nil.
 	tests []string
 	// needs is a boot flag UML must know for this boot to mean anything
-	// (UML ignores flags it does not know): "" for none.
-	needs string
+	// (UML ignores flags it does not know), as its help text begins: ""
+	// for none. without says why a UML may not know it.
+	needs, without string
 }
 
 // sysemuOffTests run in the boots where UML's own PTRACE_SYSEMU is off
@@ -52,9 +53,19 @@ var umlBoots = []umlBoot{
 	{name: "nosysptvm", flags: []string{"nosysptvm"}},
 	{name: "usesysemu", flags: []string{"usesysemu"}},
 	// Only UMLs before 6.3 have nosysemu and /proc/sysemu.
-	{name: "nosysemu", flags: []string{"nosysemu"}, tests: sysemuOffTests, needs: "nosysemu"},
-	{name: "sysemu-off", tests: append([]string{"uml_sysemu_off"}, sysemuOffTests...), needs: "nosysemu"},
+	{name: "nosysemu", flags: []string{"nosysemu"}, tests: sysemuOffTests, needs: "nosysemu", without: noSysemuModes},
+	{name: "sysemu-off", tests: append([]string{"uml_sysemu_off"}, sysemuOffTests...), needs: "nosysemu", without: noSysemuModes},
+	// UML's seccomp userspace (6.16): its processes are not traced, so the
+	// series changes nothing there and says so at start-up; the
+	// behaviours inside UML must pass all the same.
+	{name: "seccomp", flags: []string{"seccomp=on"}, needs: "seccomp=<on/auto/off>",
+		without: "seccomp userspace arrived in 6.16"},
 }
+
+const noSysemuModes = "removed in 6.3: UML always uses PTRACE_SYSEMU"
+
+// seccompVerdict is the patched UML's start-up verdict in its seccomp mode.
+const seccompVerdict = "not used (seccomp)"
 
 const probeMarker = "Checking ptrace new tags for syscall emulation..."
 
@@ -82,8 +93,8 @@ func probeVerdict(out []byte) string {
 }
 
 var (
-	verdictRe     = regexp.MustCompile(`^(OK|OK \(disabled\)|unsupported)`)
-	verdictLineRe = regexp.MustCompile(`^(OK|OK \(disabled\)|unsupported)$`)
+	verdictRe     = regexp.MustCompile(`^(OK|OK \(disabled\)|unsupported|not used \(seccomp\))`)
+	verdictLineRe = regexp.MustCompile(`^(OK|OK \(disabled\)|unsupported|not used \(seccomp\))$`)
 )
 
 // testUML boots the image's User-Mode Linux three times (default,
@@ -111,7 +122,7 @@ func testUML(t *T) {
 	for _, b := range boots {
 		t.Run(b.name, func(t *T) {
 			if b.needs != "" && !umlKnowsFlag(b.needs) {
-				t.Skipf("this UML has no %s flag (removed in 6.3: UML always uses PTRACE_SYSEMU)", b.needs)
+				t.Skipf("this UML has no %s flag (%s)", strings.Fields(b.needs)[0], b.without)
 			}
 			if b.name == "sysemu-off" && !patched {
 				t.Skipf("unpatched, this UML kills its init when 0 is written to /proc/sysemu at run time " +
@@ -130,6 +141,8 @@ func testUML(t *T) {
 				want = "OK"
 			case b.name == "nosysptvm":
 				want = "OK (disabled)"
+			case b.name == "seccomp":
+				want = seccompVerdict
 			}
 			// The host side of uml_escape's oracle: a directory only UML's
 			// host has, which must still be empty when UML is done, and

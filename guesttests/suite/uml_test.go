@@ -9,6 +9,8 @@ func TestProbeVerdict(t *testing.T) {
 		{"disabled", "Checking ptrace new tags for syscall emulation...OK (disabled)\n", "OK (disabled)"},
 		{"unsupported", "Checking ptrace new tags for syscall emulation...unsupported\n", "unsupported"},
 		{"no marker", "Checking syscall emulation for ptrace...OK\n", ""},
+		{"7.3 seccomp", "Checking that seccomp filters can be installed...OK\nChecking ptrace new tags for syscall emulation...not used (seccomp)\n", "not used (seccomp)"},
+		{"seccomp interleaved", "Checking ptrace new tags for syscall emulation...Core dump limits :\n\tsoft - 0\nnot used (seccomp)\n", "not used (seccomp)"},
 		{"2.6.29 interleaved", "Checking advanced syscall emulation patch for ptrace...OK\n" +
 			"Checking ptrace new tags for syscall emulation...Core dump limits :\n\tsoft - 0\n\thard - NONE\nOK\n" +
 			"Checking for the skas3 patch in the host:\n  - /proc/mm...not found\nOK\n", "OK"},

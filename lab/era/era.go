@@ -97,6 +97,15 @@ func UMLHasSysemuModes(version string) bool {
 	return err != nil || v.Less(Version{6, 3})
 }
 
+// UMLHasSeccompMode reports whether UML of this version has the seccomp
+// userspace mode (seccomp=on|auto|off, 6.16), beside the ptrace one. An
+// unparsable version gives true, as UMLHasSysemuModes does: the cell runs
+// and the guest skips the boot when its UML has no such flag.
+func UMLHasSeccompMode(version string) bool {
+	v, err := ParseVersion(version)
+	return err != nil || !v.Less(Version{6, 16})
+}
+
 // UMLi386Unreliable reports whether the 32-bit UML of this version is
 // left out of i386 cells: 6.1's kills a freshly exec'd Go process in about
 // half the boots, patched or not (its set_thread_area reads an all-zero

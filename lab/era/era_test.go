@@ -119,6 +119,21 @@ func TestUMLHasSysemuModes(t *testing.T) {
 	}
 }
 
+func TestUMLHasSeccompMode(t *testing.T) {
+	for _, tc := range []struct {
+		version string
+		want    bool
+	}{
+		{"2.6.29", false}, {"6.12.57", false}, {"6.15", false},
+		{"6.16", true}, {"7.3.4", true},
+		{"my-kernel", true}, // not a version: run the cells, they say for themselves
+	} {
+		if got := UMLHasSeccompMode(tc.version); got != tc.want {
+			t.Errorf("UMLHasSeccompMode(%q) = %v, want %v", tc.version, got, tc.want)
+		}
+	}
+}
+
 func TestUMLi386Unreliable(t *testing.T) {
 	for _, tc := range []struct {
 		version string

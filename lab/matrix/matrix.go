@@ -56,10 +56,12 @@ type Kernel struct {
 	Series []string `toml:"series"`
 }
 
-// UMLFlagSets are the valid uml_flags values. The last two turn UML's own
-// PTRACE_SYSEMU off (at boot, and at run time) and exist before 6.3 only:
-// Cells leaves them out for kernels named as a later version.
-var UMLFlagSets = []string{"default", "nosysptvm", "usesysemu", "nosysemu", "sysemu-off"}
+// UMLFlagSets are the valid uml_flags values. nosysemu and sysemu-off
+// turn UML's own PTRACE_SYSEMU off (at boot, and at run time) and exist
+// before 6.3 only; seccomp boots UML with seccomp=on, its seccomp
+// userspace (6.16 and later). Cells leaves each out for kernels named as a
+// version without it.
+var UMLFlagSets = []string{"default", "nosysptvm", "usesysemu", "nosysemu", "sysemu-off", "seccomp"}
 
 // sysemuFlagSets need a UML with sysemu modes (era.UMLHasSysemuModes).
 var sysemuFlagSets = []string{"nosysemu", "sysemu-off"}
@@ -272,6 +274,9 @@ func (f File) Cells() []Cell {
 				}
 				for _, fl := range fs {
 					if slices.Contains(sysemuFlagSets, fl) && !era.UMLHasSysemuModes(k.Name) {
+						continue
+					}
+					if fl == "seccomp" && !era.UMLHasSeccompMode(k.Name) {
 						continue
 					}
 					out = append(out, Cell{ID: k.Name + "/" + seriesLabel(s) + "/" + a + "/" + fl, Kernel: k, Series: s, Arch: a, Flags: fl})
