@@ -3,6 +3,7 @@ package suite
 import (
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,13 +33,15 @@ const (
 // emulation is one way for a tracer to emulate a system call.
 type emulation struct {
 	name string
+	// tags: it needs the PTRACE_VM tags; set: PTRACE_SET_SYSCALL_INFO (6.16).
+	tags, set bool
 	// step resumes the tracee to the next call's entry stop, emulating the
 	// current one (the tracee sees 42), and returns the stops it took.
 	step func(tr *ptrace.Tracee) (int, error)
 }
 
 var emulations = []emulation{
-	{"PTRACE_SYSCALL", func(tr *ptrace.Tracee) (int, error) {
+	{name: "PTRACE_SYSCALL", step: func(tr *ptrace.Tracee) (int, error) {
 		// The classic way: skip the call with nr=-1 at the entry stop, set
 		// the result at the exit stop.
 		if err := tr.PokeNr(-1); err != nil {
@@ -53,19 +56,50 @@ var emulations = []emulation{
 		_, err := tr.Resume(ptrace.Syscall, 0, 0)
 		return 2, err
 	}},
-	{"PTRACE_SYSEMU", func(tr *ptrace.Tracee) (int, error) {
+	{name: "PTRACE_SYSEMU", step: func(tr *ptrace.Tracee) (int, error) {
 		if err := tr.PokeRet(42); err != nil {
 			return 0, err
 		}
 		_, err := tr.Resume(ptrace.Sysemu, 0, 0)
 		return 1, err
 	}},
-	{"SKIPEXIT", func(tr *ptrace.Tracee) (int, error) {
+	{name: "SET_SYSCALL_INFO", set: true, step: func(tr *ptrace.Tracee) (int, error) {
+		// Mainline's own (6.16): number -1 set at the entry stop skips the
+		// call, the result is set at the exit stop, which still comes.
+		if err := setNr(tr, -1); err != nil {
+			return 0, err
+		}
+		if _, err := tr.Resume(ptrace.Syscall, 0, 0); err != nil {
+			return 0, err
+		}
+		si, err := tr.SyscallInfo()
+		if err != nil {
+			return 0, err
+		}
+		si.Rval, si.IsError = 42, false
+		if err := tr.SetSyscallInfo(si); err != nil {
+			return 0, err
+		}
+		_, err = tr.Resume(ptrace.Syscall, 0, 0)
+		return 2, err
+	}},
+	{name: "SET_SYSCALL_INFO+SKIPEXIT", tags: true, set: true, step: func(tr *ptrace.Tracee) (int, error) {
+		// Mainline's skip with the series' SKIPEXIT: one stop.
+		if err := setNr(tr, -1); err != nil {
+			return 0, err
+		}
+		if err := tr.PokeRet(42); err != nil {
+			return 0, err
+		}
+		_, err := tr.Resume(ptrace.Syscall, ptrace.TagSkipExit, 0)
+		return 1, err
+	}},
+	{name: "SKIPEXIT", tags: true, step: func(tr *ptrace.Tracee) (int, error) {
 		// Not emulation: the host runs the call, without an exit stop.
 		_, err := tr.Resume(ptrace.Syscall, ptrace.TagSkipExit, 0)
 		return 1, err
 	}},
-	{"SKIPCALL", func(tr *ptrace.Tracee) (int, error) {
+	{name: "SKIPCALL", tags: true, step: func(tr *ptrace.Tracee) (int, error) {
 		if err := tr.PokeRet(42); err != nil {
 			return 0, err
 		}
@@ -81,9 +115,14 @@ func testBench(t *T) {
 	if !t.cfg.Bench {
 		t.Skipf("a benchmark: runs with ptvm-tests -bench (ptvmlab bench)")
 	}
+	noSet := setSyscallInfoMissing(t)
 	for _, e := range emulations {
-		if e.name != "PTRACE_SYSCALL" && e.name != "PTRACE_SYSEMU" && !t.patched() {
+		if e.tags && !t.patched() {
 			t.Logf("bench %s: skipped, this kernel has no PTRACE_VM tags", e.name)
+			continue
+		}
+		if e.set && noSet != "" {
+			t.Logf("bench %s: skipped, %s", e.name, noSet)
 			continue
 		}
 		var nsPer []float64
@@ -98,6 +137,36 @@ func testBench(t *T) {
 		}
 		t.Logf("bench %s: ns_per_call=%.0f stops_per_call=%.2f runs=%d calls=%d", e.name, median(nsPer), stopsPer, benchRepeats, benchCalls)
 	}
+}
+
+// setNr sets the number of the call at this entry stop through
+// PTRACE_SET_SYSCALL_INFO.
+func setNr(tr *ptrace.Tracee, nr int64) error {
+	si, err := tr.SyscallInfo()
+	if err != nil {
+		return err
+	}
+	si.Nr = uint64(nr)
+	return tr.SetSyscallInfo(si)
+}
+
+// setSyscallInfoMissing says why this kernel has no usable
+// PTRACE_SET_SYSCALL_INFO, or "" when it has: it sets a call's number to
+// its own at an entry stop.
+func setSyscallInfoMissing(t *T) string {
+	tr := start(t, ScenarioBasic)
+	defer tr.Kill()
+	if _, err := tr.Resume(ptrace.Syscall, 0, 0); err != nil {
+		return err.Error()
+	}
+	si, err := tr.SyscallInfo()
+	if err == nil {
+		err = tr.SetSyscallInfo(si)
+	}
+	if err != nil {
+		return fmt.Sprintf("kernel %s: no PTRACE_SET_SYSCALL_INFO (%v; 6.16 and later)", kernelRelease(), err)
+	}
+	return ""
 }
 
 func benchOnce(t *T, e emulation) (float64, float64, error) {
@@ -145,6 +214,9 @@ func testBenchLoop(t *T) {
 		mode = "uml-sysemu"
 		if b, err := os.ReadFile("/proc/sysptvm"); err == nil && strings.TrimSpace(string(b)) == "1" {
 			mode = "uml-sysptvm"
+		}
+		if b, err := os.ReadFile("/proc/cmdline"); err == nil && slices.Contains(strings.Fields(string(b)), "seccomp=on") {
+			mode = "uml-seccomp" // UML's processes are not traced
 		}
 	}
 	t.Logf("bench loop %s: ns_per_call=%.0f runs=%d calls=20000", mode, median(nsPer), benchRepeats)

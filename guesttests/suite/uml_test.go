@@ -68,3 +68,13 @@ func TestPoweredDown(t *testing.T) {
 		}
 	}
 }
+
+// TestUMLBenchBoots: the boots uml_bench names exist in umlBoots.
+func TestUMLBenchBoots(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"default", "usesysemu", "seccomp"} {
+		if b := umlBootNamed(name); b.name != name {
+			t.Errorf("umlBootNamed(%q) = %q", name, b.name)
+		}
+	}
+}
