@@ -358,12 +358,21 @@ func looksKTAP(l string) bool {
 	return false
 }
 
+// lastLines is the last n lines of b. A panicking UML prints its reason
+// first and a register dump and stack after it, which alone fill them: the
+// reason is kept in front.
 func lastLines(b []byte, n int) []string {
 	ls := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(ls) > n {
-		ls = ls[len(ls)-n:]
+	if len(ls) <= n {
+		return ls
 	}
-	return ls
+	tail := ls[len(ls)-n:]
+	for _, l := range ls[:len(ls)-n] {
+		if strings.Contains(l, "Kernel panic") {
+			return append([]string{l, "..."}, tail...)
+		}
+	}
+	return tail
 }
 
 // inUML reports whether this runs on a User-Mode Linux kernel.

@@ -1,6 +1,11 @@
 package suite
 
-import "testing"
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
 
 func TestProbeVerdict(t *testing.T) {
 	t.Parallel()
@@ -75,6 +80,32 @@ func TestUMLBenchBoots(t *testing.T) {
 	for _, name := range []string{"default", "usesysemu", "seccomp"} {
 		if b := umlBootNamed(name); b.name != name {
 			t.Errorf("umlBootNamed(%q) = %q", name, b.name)
+		}
+	}
+}
+
+func TestLastLines(t *testing.T) {
+	t.Parallel()
+	many := func(prefix string, n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "%s %d\n", prefix, i)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name, out string
+		n         int
+		want      []string
+	}{
+		{"short", "a\nb\n", 15, []string{"a", "b"}},
+		{"tail", many("l", 5), 2, []string{"l 3", "l 4"}},
+		{"panic kept in front", "boot\nKernel panic - not syncing: VFS\n" + many("stack", 4), 2,
+			[]string{"Kernel panic - not syncing: VFS", "...", "stack 2", "stack 3"}},
+		{"panic already in the tail", many("l", 3) + "Kernel panic - x\nstack\n", 2, []string{"Kernel panic - x", "stack"}},
+	} {
+		if got := lastLines([]byte(tc.out), tc.n); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }
