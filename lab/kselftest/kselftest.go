@@ -65,6 +65,7 @@ var Tests = []Test{
 	{Name: "peeksiginfo", Dir: "ptrace", Std: "c99"},
 	{Name: "vmaccess", Dir: "ptrace", Std: "c99"},
 	{Name: "get_set_sud", Dir: "ptrace", Std: "c99"},
+	{Name: "set_syscall_info", Dir: "ptrace", Std: "c99"}, // 6.16 and later
 	{Name: "syscall_skip", Dir: "ptrace", Std: "c99"},
 	// The Makefile links with -Wl,-no-as-needed and -lcap; static, libcap.a
 	// must exist for each word size (libcap-dev and libcap-dev:i386).
@@ -288,6 +289,10 @@ func Args(src, hdr string, t Test, bits int, out string) []string {
 	if t.Std != "" {
 		args = append(args, "-std="+t.Std)
 	}
+	// -I the selftests' top, as lib.mk has it: newer trees (7.3) have the tests
+	// include "kselftest_harness.h" and "kselftest.h" from there, not
+	// "../kselftest_harness.h"; older trees find nothing new on it.
+	args = append(args, "-I", filepath.Join(src, selftestsDir))
 	args = append(args, "-isystem", hdr, "-o", filepath.Join(out, fmt.Sprintf("%s_%d", t.Name, bits)),
 		filepath.Join(dir, t.Name+".c"))
 	if bits == 32 {

@@ -32,11 +32,11 @@ func TestArgs(t *testing.T) {
 		bits int
 		want string
 	}{
-		{"syscall_skip", 64, "-O2 -pthread -static -no-pie -m64 -ffile-prefix-map=/s/= -std=c99 -isystem /h -o /o/syscall_skip_64 /s/tools/testing/selftests/ptrace/syscall_skip.c"},
-		{"ptrace_syscall", 32, "-O2 -pthread -static -no-pie -m32 -ffile-prefix-map=/s/= -std=gnu99 -isystem /h -o /o/ptrace_syscall_32 " +
+		{"syscall_skip", 64, "-O2 -pthread -static -no-pie -m64 -ffile-prefix-map=/s/= -std=c99 -I /s/tools/testing/selftests -isystem /h -o /o/syscall_skip_64 /s/tools/testing/selftests/ptrace/syscall_skip.c"},
+		{"ptrace_syscall", 32, "-O2 -pthread -static -no-pie -m32 -ffile-prefix-map=/s/= -std=gnu99 -I /s/tools/testing/selftests -isystem /h -o /o/ptrace_syscall_32 " +
 			"/s/tools/testing/selftests/x86/ptrace_syscall.c /s/tools/testing/selftests/x86/raw_syscall_helper_32.S"},
-		{"ptrace_syscall", 64, "-O2 -pthread -static -no-pie -m64 -ffile-prefix-map=/s/= -std=gnu99 -isystem /h -o /o/ptrace_syscall_64 /s/tools/testing/selftests/x86/ptrace_syscall.c"},
-		{"seccomp_bpf", 32, "-O2 -pthread -static -no-pie -m32 -ffile-prefix-map=/s/= -isystem /h -o /o/seccomp_bpf_32 " +
+		{"ptrace_syscall", 64, "-O2 -pthread -static -no-pie -m64 -ffile-prefix-map=/s/= -std=gnu99 -I /s/tools/testing/selftests -isystem /h -o /o/ptrace_syscall_64 /s/tools/testing/selftests/x86/ptrace_syscall.c"},
+		{"seccomp_bpf", 32, "-O2 -pthread -static -no-pie -m32 -ffile-prefix-map=/s/= -I /s/tools/testing/selftests -isystem /h -o /o/seccomp_bpf_32 " +
 			"/s/tools/testing/selftests/seccomp/seccomp_bpf.c -Wl,-no-as-needed -lpthread -lcap"},
 	} {
 		if got := strings.Join(Args("/s", "/h", byName[tc.test], tc.bits, "/o"), " "); got != tc.want {
