@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -145,7 +146,11 @@ func ResolveSeries(moduleDir string, tree source.Tree, spec string) (*patch.Seri
 func Fragments(moduleDir string, prof era.Profile, arch kbuild.Arch) ([]kconfig.Fragment, error) {
 	kdir := filepath.Join(moduleDir, "kconfigs")
 	var frags []kconfig.Fragment
-	for _, n := range arch.Fragments {
+	names := arch.Fragments
+	if arch.GOARCH != "" { // booted under QEMU: the host of the guest's UML
+		names = append(slices.Clip(names), prof.HostFragments...)
+	}
+	for _, n := range names {
 		path := prof.Fragment(kdir, n)
 		rel, _ := filepath.Rel(kdir, path)
 		f, err := kconfig.LoadFile(strings.TrimSuffix(rel, ".config"), path)

@@ -77,7 +77,7 @@ func TestKeepAndReuse(t *testing.T) {
 // symbol (5.1+); 2.6.29, which has only those calls, asks for none.
 func TestRepoFragmentsPerEra(t *testing.T) {
 	t.Parallel()
-	for _, version := range []string{"6.12.117", "6.1.192", "2.6.29"} {
+	for _, version := range []string{"7.3.4", "6.12.117", "6.1.192", "2.6.29"} {
 		prof, err := era.For(version)
 		if err != nil {
 			t.Fatal(err)
@@ -88,11 +88,17 @@ func TestRepoFragmentsPerEra(t *testing.T) {
 				t.Errorf("%s %s: %v", version, name, err)
 				continue
 			}
-			time32 := false
+			time32, unix := false, false
 			for _, s := range kconfig.Requested(frags) {
 				if s.Symbol == "COMPAT_32BIT_TIME" && s.Value == "y" {
 					time32 = true
 				}
+				unix = unix || s.Symbol == "UNIX" && s.Value == "y"
+			}
+			// 7.3's UML starts its processes over AF_UNIX: the guest
+			// kernels that carry it must have it; no other kernel asks.
+			if wantUnix := version == "7.3.4" && arch.GOARCH != ""; unix != wantUnix {
+				t.Errorf("%s %s: CONFIG_UNIX=y requested: %v, want %v", version, name, unix, wantUnix)
 			}
 			want := name != "um" && version != "2.6.29"
 			if time32 != want {

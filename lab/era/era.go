@@ -28,6 +28,12 @@ type Profile struct {
 	// ResultsVia is how the guest sends results: a named virtio-serial
 	// port (2.6.35 and later) or the single virtio console, seen as hvc0.
 	ResultsVia proto.Channel
+	// HostFragments are kconfig fragments a bootable guest kernel of this
+	// era adds as the host of the UML it carries, which is of the same
+	// version: "uml-host" (AF_UNIX) from 6.16, whose UML starts every
+	// process over a socketpair. Older eras do not get them: their UML
+	// does without, and the change would rebuild every cached kernel.
+	HostFragments []string
 }
 
 // oldGCCFlags turn off what today's gcc does by default and 2.6-era
@@ -131,6 +137,9 @@ func For(version string) (Profile, error) {
 	if v.Less(Version{3, 0}) {
 		p.Name = v.Name()
 		p.CFlags = oldGCCFlags
+	}
+	if !v.Less(Version{6, 16}) {
+		p.HostFragments = []string{"uml-host"}
 	}
 	return p, nil
 }
