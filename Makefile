@@ -16,7 +16,7 @@ APT_PACKAGES := qemu-system-x86 linux-source-6.12 build-essential flex bison bc 
 	libelf-dev libssl-dev ccache cpio xz-utils git patch gcc-multilib linux-source-6.1 linux-source-7.3 chromium \
 	clang binutils-aarch64-linux-gnu libcap-dev
 
-.PHONY: all setup build run test lint unit e2e bench fuzz clean
+.PHONY: all setup trixie-backports build run test lint unit e2e bench fuzz clean
 
 all: build
 
@@ -33,10 +33,12 @@ all: build
 TRIXIE_BACKPORTS_LIST := /etc/apt/sources.list.d/ptvmlab-trixie-backports.list
 TRIXIE_BACKPORTS_PIN  := /etc/apt/preferences.d/ptvmlab-trixie-backports
 
-setup:
+trixie-backports:
 	printf '%s\n' 'deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie-backports main' > $(TRIXIE_BACKPORTS_LIST)
 	printf '%s\n' 'Package: *' 'Pin: release n=trixie-backports' 'Pin-Priority: 1' '' \
 	  'Package: linux-source-7.3' 'Pin: release n=trixie-backports' 'Pin-Priority: 500' > $(TRIXIE_BACKPORTS_PIN)
+
+setup: trixie-backports
 	apt-get update -q || echo "make setup: apt-get update could not fetch every index (above); installing from those it has"
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(APT_PACKAGES)
 	{ dpkg --add-architecture i386 && { apt-get update -q || true; } && \

@@ -52,13 +52,13 @@ func withoutGitIdentity(t *testing.T) {
 // checkpatch message is the accepted Originally-by: tag.
 const acceptedOriginallyBy = "0 errors, 0 warnings, 0 checks (1 accepted: BAD_SIGN_OFF Originally-by, mainline tag checkpatch does not know)"
 
-// TestE2EPatchesCheck: both eras' series, as they would be posted, are
+// TestE2EPatchesCheck: every modern era's series (7.3, 6.12, 6.1), as they would be posted, are
 // checkpatch --strict clean with their own tree's checkpatch.pl, but for
 // the Originally-by: tag, accepted and counted apart: signed off by
 // --signoff, and with no identity at all by the placeholder, saying so.
 func TestE2EPatchesCheck(t *testing.T) {
 	needDebianTree(t)
-	for _, era := range []string{"6.12", "6.1"} {
+	for _, era := range []string{"7.3", "6.12", "6.1"} {
 		t.Run(era, func(t *testing.T) {
 			if _, err := os.Stat("/usr/src/linux-source-" + era + ".tar.xz"); err != nil {
 				t.Skipf("linux-source-%s not installed (apt-get install linux-source-%s)", era, era)
@@ -112,7 +112,7 @@ func TestE2EPatchesCheckPolicy(t *testing.T) {
 // letter carries none, and the mails are otherwise the stored ones.
 func TestE2EPatchesExport(t *testing.T) {
 	needDebianTree(t)
-	for _, era := range []string{"6.12", "6.1"} {
+	for _, era := range []string{"7.3", "6.12", "6.1"} {
 		t.Run(era, func(t *testing.T) {
 			if _, err := os.Stat("/usr/src/linux-source-" + era + ".tar.xz"); err != nil {
 				t.Skipf("linux-source-%s not installed (apt-get install linux-source-%s)", era, era)
