@@ -73,7 +73,19 @@ var knownFailures = map[string]string{
 	// 6.1's version asserts that unshare(CLONE_NEWPID) works (6.12's
 	// skips when it does not); the guest kernels have no CONFIG_PID_NS.
 	"seccomp_bpf/global.user_notification_sibling_pid_ns": "unshare(CLONE_NEWPID) fails: the guest kernel has no CONFIG_PID_NS",
+	// 7.3's UPROBE fixture asserts that the uprobe PMU's type can be read
+	// (its not_attached variant skips without the syscalls instead).
+	"seccomp_bpf/UPROBE.uprobe_attached.uprobe_default_allow":                 noUprobes,
+	"seccomp_bpf/UPROBE.uprobe_attached.uprobe_default_block":                 noUprobes,
+	"seccomp_bpf/UPROBE.uprobe_attached.uprobe_block_syscall":                 noUprobes,
+	"seccomp_bpf/UPROBE.uprobe_attached.uprobe_default_block_with_syscall":    noUprobes,
+	"seccomp_bpf/UPROBE.uretprobe_attached.uprobe_default_allow":              noUprobes,
+	"seccomp_bpf/UPROBE.uretprobe_attached.uprobe_default_block":              noUprobes,
+	"seccomp_bpf/UPROBE.uretprobe_attached.uprobe_block_syscall":              noUprobes,
+	"seccomp_bpf/UPROBE.uretprobe_attached.uprobe_default_block_with_syscall": noUprobes,
 }
+
+const noUprobes = "no uprobe PMU (/sys/bus/event_source/devices/uprobe/type): the guest kernel has no CONFIG_UPROBE_EVENTS, which needs perf events and tracing"
 
 // timingDependent are the selftests that order their processes with
 // sleep(), with why that is not kept here: one that fails is run once more,

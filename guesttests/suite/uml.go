@@ -454,7 +454,8 @@ func umlFlags() map[string]bool {
 
 // testUMLSysptvm (inside UML): /proc/sysptvm exists when the host offers the
 // tags and UML probed for them, says whether they are in use, and writing 0
-// and 1 switches them, also while a process is making system calls.
+// and 1 switches them, also while a process is making system calls. In
+// UML's seccomp mode (seccomp=on) it does not exist.
 func testUMLSysptvm(t *T) {
 	if !inUML() {
 		t.Skipf("runs inside User-Mode Linux only")
@@ -463,6 +464,14 @@ func testUMLSysptvm(t *T) {
 	b, err := os.ReadFile("/proc/sysptvm")
 	hostHasTags := t.patched() // the QEMU guest kernel and UML carry the same series
 	switch {
+	case flags["seccomp=on"]:
+		// Seccomp userspace: UML's processes are not traced, nothing
+		// to switch; the series makes no /proc/sysptvm there.
+		if err == nil {
+			t.Errorf("/proc/sysptvm exists (%q) in UML's seccomp mode, where the tags have no stop to act on", b)
+		}
+		t.Result("no /proc/sysptvm in seccomp mode, as expected")
+		return
 	case !hostHasTags || flags["usesysemu"]:
 		if err == nil {
 			t.Errorf("/proc/sysptvm exists (%q) though UML did not find the tags", b)

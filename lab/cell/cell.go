@@ -147,8 +147,8 @@ func Fragments(moduleDir string, prof era.Profile, arch kbuild.Arch) ([]kconfig.
 	kdir := filepath.Join(moduleDir, "kconfigs")
 	var frags []kconfig.Fragment
 	names := arch.Fragments
-	if arch.GOARCH != "" { // booted under QEMU: the host of the guest's UML
-		names = append(slices.Clip(names), prof.HostFragments...)
+	if arch.GOARCH != "" { // booted under QEMU
+		names = append(slices.Clip(names), prof.GuestFragments...)
 	}
 	for _, n := range names {
 		path := prof.Fragment(kdir, n)

@@ -88,12 +88,16 @@ func TestRepoFragmentsPerEra(t *testing.T) {
 				t.Errorf("%s %s: %v", version, name, err)
 				continue
 			}
-			time32, unix := false, false
+			time32, unix, sud := false, false, false
 			for _, s := range kconfig.Requested(frags) {
 				if s.Symbol == "COMPAT_32BIT_TIME" && s.Value == "y" {
 					time32 = true
 				}
 				unix = unix || s.Symbol == "UNIX" && s.Value == "y"
+				sud = sud || s.Symbol == "SYSCALL_USER_DISPATCH" && s.Value == "y"
+			}
+			if sud != unix {
+				t.Errorf("%s %s: CONFIG_SYSCALL_USER_DISPATCH=y requested %v, CONFIG_UNIX=y %v: both come from 6.16 on", version, name, sud, unix)
 			}
 			// 7.3's UML starts its processes over AF_UNIX: the guest
 			// kernels that carry it must have it; no other kernel asks.

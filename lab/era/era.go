@@ -28,12 +28,15 @@ type Profile struct {
 	// ResultsVia is how the guest sends results: a named virtio-serial
 	// port (2.6.35 and later) or the single virtio console, seen as hvc0.
 	ResultsVia proto.Channel
-	// HostFragments are kconfig fragments a bootable guest kernel of this
-	// era adds as the host of the UML it carries, which is of the same
-	// version: "uml-host" (AF_UNIX) from 6.16, whose UML starts every
-	// process over a socketpair. Older eras do not get them: their UML
-	// does without, and the change would rebuild every cached kernel.
-	HostFragments []string
+	// GuestFragments are kconfig fragments a bootable guest kernel of this
+	// era adds, from 6.16: "uml-host" (AF_UNIX: the guest is the host of
+	// the UML it carries, of the same version, which starts every process
+	// over a socketpair) and "syscall-user-dispatch" (a prompt by 7.3,
+	// which tinyconfig turns off; 6.12 built it with GENERIC_ENTRY, and
+	// the tree's get_set_sud selftest needs it). Older eras do not get
+	// them: they do without, and the change would rebuild every cached
+	// kernel.
+	GuestFragments []string
 }
 
 // oldGCCFlags turn off what today's gcc does by default and 2.6-era
@@ -139,7 +142,7 @@ func For(version string) (Profile, error) {
 		p.CFlags = oldGCCFlags
 	}
 	if !v.Less(Version{6, 16}) {
-		p.HostFragments = []string{"uml-host"}
+		p.GuestFragments = []string{"uml-host", "syscall-user-dispatch"}
 	}
 	return p, nil
 }

@@ -24,16 +24,16 @@ func TestFor(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.version, err)
 		}
-		if len(p.HostFragments) != 0 {
-			t.Errorf("For(%s).HostFragments = %v, want none (before 6.16)", tc.version, p.HostFragments)
+		if len(p.GuestFragments) != 0 {
+			t.Errorf("For(%s).GuestFragments = %v, want none (before 6.16)", tc.version, p.GuestFragments)
 		}
 		if p.Name != tc.name || string(p.ResultsVia) != tc.via || slices.Contains(p.CFlags, "-mno-sse") != tc.oldFlags {
 			t.Errorf("For(%s) = %+v; want name %q, results via %q, old-gcc flags %v", tc.version, p, tc.name, tc.via, tc.oldFlags)
 		}
 	}
 	for _, v := range []string{"6.16", "7.3.4"} {
-		if p, _ := For(v); !slices.Equal(p.HostFragments, []string{"uml-host"}) {
-			t.Errorf("For(%s).HostFragments = %v, want [uml-host] (UML starts processes over AF_UNIX)", v, p.HostFragments)
+		if p, _ := For(v); !slices.Equal(p.GuestFragments, []string{"uml-host", "syscall-user-dispatch"}) {
+			t.Errorf("For(%s).GuestFragments = %v, want [uml-host syscall-user-dispatch]", v, p.GuestFragments)
 		}
 	}
 	for _, bad := range []string{"", "six", "6"} {
