@@ -3,13 +3,13 @@ package suite
 import (
 	"fmt"
 	"os"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/guesttests/ptrace"
 )
 
@@ -215,7 +215,7 @@ func testBenchLoop(t *T) {
 		if b, err := os.ReadFile("/proc/sysptvm"); err == nil && strings.TrimSpace(string(b)) == "1" {
 			mode = "uml-sysptvm"
 		}
-		if b, err := os.ReadFile("/proc/cmdline"); err == nil && slices.Contains(strings.Fields(string(b)), "seccomp=on") {
+		if umlFlags()[proto.ArgUMLBoots+"=seccomp"] {
 			mode = "uml-seccomp" // UML's processes are not traced
 		}
 	}

@@ -58,7 +58,9 @@ var umlBoots = []umlBoot{
 	// UML's seccomp userspace (6.16): its processes are not traced, so the
 	// series changes nothing there and says so at start-up; the
 	// behaviours inside UML must pass all the same.
-	{name: "seccomp", flags: []string{"seccomp=on"}, needs: "seccomp=<on/auto/off>",
+	// UML takes seccomp= off its command line; the ptvmlab.umlboots word
+	// stays there and tells the tests inside UML which boot this is.
+	{name: "seccomp", flags: []string{"seccomp=on", proto.ArgUMLBoots + "=seccomp"}, needs: "seccomp=<on/auto/off>",
 		without: "seccomp userspace arrived in 6.16"},
 }
 
@@ -464,7 +466,7 @@ func testUMLSysptvm(t *T) {
 	b, err := os.ReadFile("/proc/sysptvm")
 	hostHasTags := t.patched() // the QEMU guest kernel and UML carry the same series
 	switch {
-	case flags["seccomp=on"]:
+	case flags[proto.ArgUMLBoots+"=seccomp"]:
 		// Seccomp userspace: UML's processes are not traced, nothing
 		// to switch; the series makes no /proc/sysptvm there.
 		if err == nil {
