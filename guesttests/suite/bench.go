@@ -139,17 +139,6 @@ func testBench(t *T) {
 	}
 }
 
-// setNr sets the number of the call at this entry stop through
-// PTRACE_SET_SYSCALL_INFO.
-func setNr(tr *ptrace.Tracee, nr int64) error {
-	si, err := tr.SyscallInfo()
-	if err != nil {
-		return err
-	}
-	si.Nr = uint64(nr)
-	return tr.SetSyscallInfo(si)
-}
-
 // setSyscallInfoMissing says why this kernel has no usable
 // PTRACE_SET_SYSCALL_INFO, or "" when it has: it sets a call's number to
 // its own at an entry stop.
