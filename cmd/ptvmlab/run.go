@@ -110,7 +110,11 @@ func newFlags(name string, c *common, bootFlags bool) *flag.FlagSet {
 	if bootFlags {
 		c.boots = true
 		fs.StringVar(&c.out, "out", "ptvmlab-out", "directory for results.json, junit.xml and per-boot logs")
-		fs.DurationVar(&c.timeout, "timeout", 5*time.Minute, "limit for each boot, from QEMU start to its end")
+		// 10 minutes: one run boot carries every UML flag set, and 7.3's
+		// x86_64 boot (four UML boots, the kselftests) takes about 4 min
+		// under TCG on a quiet 2-core machine. A hung guest is caught
+		// sooner by --silence; this limit is for one that never stops talking.
+		fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "limit for each boot, from QEMU start to its end (a silent guest is stopped sooner, see --silence)")
 		fs.Var(&c.appends, "append", "an extra kernel argument (repeatable), e.g. ptvmlab.tests=probe")
 		fs.BoolVar(&c.noUML, "no-uml", false, "leave UML out of the cells (no um or um-i386 build; the uml test skips)")
 		c.accel.register(fs)
