@@ -5,21 +5,19 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"regexp"
-	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/ptvmlab/ptvmlab/guesttests/proto"
+	"github.com/ptvmlab/ptvmlab/lab/benchreport"
 	"github.com/ptvmlab/ptvmlab/lab/cell"
 )
 
-var benchLineRe = regexp.MustCompile(`bench (?:loop )?(\S+?):? ns_per_call=(\d+)(?: stops_per_call=([\d.]+))?`)
-
 // cmdBench boots the x86_64 kernel of --kernel/--series with the guest
 // benchmarks and prints their table: ns and host stops per emulated system
-// call for each way of emulating, and UML's syscall-heavy loop with sysptvm
-// and with sysemu. Medians over repeated runs in one boot.
+// call for each way of emulating, and UML's syscall-heavy loop with sysptvm,
+// with sysemu and in seccomp mode. Medians over repeated runs in one boot.
+// It also writes bench.json, bench.txt and bench.html (an SVG bar chart)
+// into --out.
 func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	var c common
 	fs := newFlags("bench", &c, true)
@@ -40,33 +38,20 @@ func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "ptvmlab bench: %s, series %s, x86_64 guest under QEMU (%s)\n\n", st.tree.Version, st.seriesName, rec.Status)
-	tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "WHAT\tNS/CALL (median)\tHOST STOPS/CALL")
-	rows := 0
+	var diags []string
 	for _, t := range rec.Tests {
-		for _, d := range t.Diagnostic {
-			m := benchLineRe.FindStringSubmatch(d)
-			if m == nil {
-				if strings.Contains(d, "skipped") {
-					fmt.Fprintf(tw, "%s\t-\t-\n", strings.TrimSpace(d))
-				}
-				continue
-			}
-			what := m[1]
-			if strings.HasPrefix(d, "uml_bench:") || strings.HasPrefix(d, "bench_loop:") {
-				what = "getppid loop, " + what
-			}
-			stops := m[3]
-			if stops == "" {
-				stops = "-"
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", what, m[2], stops)
-			rows++
-		}
+		diags = append(diags, t.Diagnostic...)
 	}
-	tw.Flush()
-	if rec.Status != "passed" || rows == 0 {
+	rep := benchreport.Report{Kernel: st.tree.Version, Series: st.seriesName, Guest: "x86_64", Status: rec.Status, Rows: benchreport.Parse(diags)}
+	fmt.Fprintf(stdout, "ptvmlab bench: %s, series %s, x86_64 guest under QEMU (%s)\n\n", rep.Kernel, rep.Series, rep.Status)
+	if err := benchreport.Table(stdout, rep); err != nil {
+		return err
+	}
+	if err := benchreport.Write(c.out, rep); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\ntable, bench.json and chart: %s\n", filepath.Join(c.out, "bench.html"))
+	if rec.Status != "passed" || rep.Measured() == 0 {
 		fmt.Fprintf(stdout, "\nthe benchmark boot ended %s: %s (console log %s)\n", rec.Status, rec.Title, rec.ConsoleLog)
 		return exitError{code: exitFailed}
 	}

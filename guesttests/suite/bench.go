@@ -118,11 +118,11 @@ func testBench(t *T) {
 	noSet := setSyscallInfoMissing(t)
 	for _, e := range emulations {
 		if e.tags && !t.patched() {
-			t.Logf("bench %s: skipped, this kernel has no PTRACE_VM tags", e.name)
+			t.Logf(proto.BenchSkipped, e.name, "this kernel has no PTRACE_VM tags")
 			continue
 		}
 		if e.set && noSet != "" {
-			t.Logf("bench %s: skipped, %s", e.name, noSet)
+			t.Logf(proto.BenchSkipped, e.name, noSet)
 			continue
 		}
 		var nsPer []float64
@@ -135,7 +135,7 @@ func testBench(t *T) {
 			nsPer = append(nsPer, ns)
 			stopsPer = stops
 		}
-		t.Logf("bench %s: ns_per_call=%.0f stops_per_call=%.2f runs=%d calls=%d", e.name, median(nsPer), stopsPer, benchRepeats, benchCalls)
+		t.Logf(proto.BenchEmulation, e.name, median(nsPer), stopsPer, benchRepeats, benchCalls)
 	}
 }
 
@@ -192,8 +192,8 @@ func testBenchLoop(t *T) {
 		t.Skipf("a benchmark: runs with ptvm-tests -bench (ptvmlab bench)")
 	}
 	var nsPer []float64
+	const n = 20000
 	for r := 0; r < benchRepeats; r++ {
-		n := 20000
 		begin := time.Now()
 		runLoop(n)
 		nsPer = append(nsPer, float64(time.Since(begin).Nanoseconds())/float64(n))
@@ -208,7 +208,7 @@ func testBenchLoop(t *T) {
 			mode = "uml-seccomp" // UML's processes are not traced
 		}
 	}
-	t.Logf("bench loop %s: ns_per_call=%.0f runs=%d calls=20000", mode, median(nsPer), benchRepeats)
+	t.Logf(proto.BenchLoop, mode, median(nsPer), benchRepeats, n)
 }
 
 func median(xs []float64) float64 {

@@ -236,7 +236,7 @@ func testUMLBench(t *T) {
 	for _, name := range []string{"default", "usesysemu", "seccomp"} {
 		b := umlBootNamed(name)
 		if b.needs != "" && !umlKnowsFlag(b.needs) {
-			t.Logf("uml %s: skipped, this UML has no %s flag (%s)", b.name, strings.Fields(b.needs)[0], b.without)
+			t.Logf(proto.BenchUMLSkipped, b.name, fmt.Sprintf("this UML has no %s flag (%s)", strings.Fields(b.needs)[0], b.without))
 			continue
 		}
 		out, err := runUML(t, "UML "+b.name, append(proto.Args{Bench: true}.Cmdline(), b.flags...), t.patched(), "bench_loop")
