@@ -31,6 +31,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"boot", "--arch", "x86_64", "--image", "/dev/null", "--accel", "xen"}, `--accel: accelerator "xen" is not known`},
 		{[]string{"run", "--silence", "-1s"}, "--silence -1s: must not be negative"},
 		{[]string{"matrix", "--accel", "hvf"}, `--accel: accelerator "hvf" is not known`},
+		{[]string{"matrix", "plan", "--kernels", "9.9"}, `--kernels: the matrix has no kernel "9.9"; it has 7.3, 6.12`},
 		{[]string{"run", "--timeout=-1s"}, "--timeout -1s: a boot limit must be positive"},
 		{[]string{"run", "--timeout", "0"}, "--timeout 0s: a boot limit must be positive"},
 		{[]string{"boot", "--arch", "x86_64", "--image", "/dev/null", "--timeout=-1s"}, "--timeout -1s: a boot limit must be positive"},

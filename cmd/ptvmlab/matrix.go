@@ -37,17 +37,31 @@ func cmdMatrix(ctx context.Context, args []string, stdout io.Writer) error {
 
 // matrixFlags are what the matrix commands share.
 type matrixFlags struct {
-	file string
-	out  string
+	file    string
+	out     string
+	kernels string
 }
 
 func (m *matrixFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&m.file, "file", "", "matrix file (TOML, see the README); default: every era under patches/, patched and unpatched")
 	fs.StringVar(&m.out, "out", "ptvmlab-matrix", "directory for results.json, junit.xml, summary.md, index.html and cells/")
+	fs.StringVar(&m.kernels, "kernels", "", "comma-separated kernel names: only their rows (same cell IDs as the whole matrix), e.g. 7.3")
 }
 
-// load reads the matrix file, or makes the default matrix.
+// load reads the matrix file, or makes the default matrix, and keeps the
+// --kernels rows.
 func (m *matrixFlags) load() (matrix.File, error) {
+	f, err := m.loadAll()
+	if err != nil || m.kernels == "" {
+		return f, err
+	}
+	if f, err = f.Only(strings.Split(m.kernels, ",")); err != nil {
+		return f, usageError{err}
+	}
+	return f, nil
+}
+
+func (m *matrixFlags) loadAll() (matrix.File, error) {
 	if m.file != "" {
 		f, err := matrix.Load(m.file)
 		if err != nil {

@@ -201,6 +201,35 @@ func Default(patchesDir string) (File, error) {
 	return f, f.Check(patchesDir)
 }
 
+// Only keeps the kernels named in names (their Name), in the file's
+// order, so that a run of some rows of a matrix has the same cell IDs as
+// the whole. A name the file does not have is an error naming those it has.
+func (f File) Only(names []string) (File, error) {
+	if len(names) == 0 {
+		return f, nil
+	}
+	var have []string
+	keep := map[string]bool{}
+	for _, n := range names {
+		keep[n] = true
+	}
+	out := f
+	out.Kernels = nil
+	for _, k := range f.Kernels {
+		have = append(have, k.Name)
+		if keep[k.Name] {
+			out.Kernels = append(out.Kernels, k)
+			delete(keep, k.Name)
+		}
+	}
+	for _, n := range names {
+		if keep[n] {
+			return File{}, fmt.Errorf("--kernels: the matrix has no kernel %q; it has %s", n, strings.Join(have, ", "))
+		}
+	}
+	return out, nil
+}
+
 // versionLess orders era names by era.Version: 2.6.29 < 6.1 < 6.12; a
 // name that is not a version sorts before every version, by name.
 func versionLess(a, b string) bool {

@@ -169,7 +169,7 @@ func TestExpandSource(t *testing.T) {
 func TestDefault(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	for _, era := range []string{"6.1", "6.12", "2.6.29", "compat"} {
+	for _, era := range []string{"6.1", "6.12", "7.3", "2.6.29", "compat"} {
 		os.MkdirAll(filepath.Join(dir, era), 0o755)
 		if era != "compat" {
 			os.WriteFile(filepath.Join(dir, era, "series"), []byte("x\n"), 0o644)
@@ -183,15 +183,57 @@ func TestDefault(t *testing.T) {
 	for _, k := range f.Kernels {
 		got = append(got, k.Name+"="+k.Source)
 	}
-	want := "6.12=debian:6.12 6.1=debian:6.1 2.6.29=${PTVMLAB_LINUX_2_6_29}"
+	want := "7.3=debian:7.3 6.12=debian:6.12 6.1=debian:6.1 2.6.29=${PTVMLAB_LINUX_2_6_29}"
 	if strings.Join(got, " ") != want {
 		t.Errorf("default kernels %v, want %s", got, want)
 	}
-	// 6.12 has no UML sysemu modes (gone in 6.3): 3 UML flag sets; 6.1 and
-	// 2.6.29 add nosysemu and sysemu-off. 6.1's i386 guest carries no UML
-	// (era.UMLi386Unreliable): one cell.
-	if n := len(f.Cells()); n != 2*2*3+2*(5+1)+2*(2*5) {
-		t.Errorf("%d cells, want 44 (3 eras, patched and not, 2 guests; 3 UML flag sets for 6.12, 5 for 6.1 x86_64 and 2.6.29, none for 6.1 i386)", n)
+	// 7.3 adds UML's seccomp mode (6.16): 4 UML flag sets; 6.12 has no
+	// UML sysemu modes (gone in 6.3): 3; 6.1 and 2.6.29 add nosysemu and
+	// sysemu-off. 6.1's i386 guest carries no UML (era.UMLi386Unreliable):
+	// one cell.
+	if n := len(f.Cells()); n != 2*2*4+2*2*3+2*(5+1)+2*(2*5) {
+		t.Errorf("%d cells, want 60 (4 eras, patched and not, 2 guests; 4 UML flag sets for 7.3, 3 for 6.12, 5 for 6.1 x86_64 and 2.6.29, none for 6.1 i386)", n)
+	}
+}
+
+func TestOnly(t *testing.T) {
+	t.Parallel()
+	f := File{Arches: []string{"x86_64"}, UMLFlags: []string{"default"}, Kernels: []Kernel{
+		{Name: "7.3", Source: "debian:7.3", Series: []string{"auto"}},
+		{Name: "6.12", Source: "debian:6.12", Series: []string{"auto", "none"}},
+		{Name: "6.1", Source: "debian:6.1", Series: []string{"auto"}},
+	}}
+	ids := func(f File) string {
+		var out []string
+		for _, c := range f.Cells() {
+			out = append(out, c.ID)
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		names   []string
+		want    string
+		wantErr string
+	}{
+		{nil, ids(f), ""},
+		{[]string{"6.12"}, "6.12/auto/x86_64/default 6.12/none/x86_64/default", ""},
+		{[]string{"6.1", "7.3"}, "7.3/auto/x86_64/default 6.1/auto/x86_64/default", ""},
+		{[]string{"6.12", "2.6.29"}, "", `no kernel "2.6.29"; it has 7.3, 6.12, 6.1`},
+	} {
+		got, err := f.Only(tc.names)
+		switch {
+		case tc.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Only(%v): %v, want an error with %q", tc.names, err, tc.wantErr)
+			}
+		case err != nil:
+			t.Errorf("Only(%v): %v", tc.names, err)
+		case ids(got) != tc.want:
+			t.Errorf("Only(%v) cells %s, want %s", tc.names, ids(got), tc.want)
+		}
+	}
+	if len(f.Kernels) != 3 {
+		t.Errorf("Only changed the file it was called on: %v", f.Kernels)
 	}
 }
 
