@@ -84,6 +84,8 @@ func TestE2EMatrix(t *testing.T) {
 		}
 	}
 
+	sameKselftests(t, r, "6.12")
+
 	again := filepath.Join(dir, "again")
 	if code, _, _ := ptvmlab(t, "matrix", "--file", file, "--out", again); code != 0 {
 		t.Fatalf("second run: exit %d", code)
@@ -127,6 +129,65 @@ func TestE2EMatrix(t *testing.T) {
 	}
 
 	checkPage(t, single, r)
+}
+
+// sameKselftests: the tree's own selftests give the same statuses patched
+// and unpatched, on both guests; only the series' own (syscall_skip_*)
+// differ: they pass patched and skip unpatched, saying why.
+func sameKselftests(t *testing.T, r report.Run, era string) {
+	t.Helper()
+	for _, arch := range []string{"x86_64", "i386"} {
+		patched, unpatched := kselftests(r, era+"/auto/"+arch+"/default"), kselftests(r, era+"/none/"+arch+"/default")
+		if len(patched) == 0 || len(unpatched) == 0 {
+			t.Errorf("%s %s: no kselftest results to compare (patched %d, unpatched %d)", era, arch, len(patched), len(unpatched))
+			continue
+		}
+		own := 0
+		for name, st := range patched {
+			if strings.HasPrefix(name, "syscall_skip_") {
+				if !strings.Contains(name, "/") {
+					own++
+					if st != "pass" || !strings.HasPrefix(unpatched[name], "skip") {
+						t.Errorf("%s %s: the series' selftest %s: patched %q, unpatched %q (want pass, skip)", era, arch, name, st, unpatched[name])
+					}
+				}
+				continue
+			}
+			if unpatched[name] != st {
+				t.Errorf("%s %s: the tree's selftest %s: patched %q, unpatched %q", era, arch, name, st, unpatched[name])
+			}
+		}
+		for name := range unpatched {
+			if _, ok := patched[name]; !ok && !strings.HasPrefix(name, "syscall_skip_") {
+				t.Errorf("%s %s: selftest %s ran unpatched only", era, arch, name)
+			}
+		}
+		if own == 0 {
+			t.Errorf("%s %s: the series' own selftest did not run patched", era, arch)
+		}
+	}
+}
+
+// kselftests maps each kselftest result of a cell, by path under the
+// kselftest test (e.g. "ptrace_syscall_64", "seccomp_bpf_64/global.kcmp"),
+// to its status.
+func kselftests(r report.Run, cellID string) map[string]string {
+	out := map[string]string{}
+	var walk func(prefix string, ts []report.Test)
+	walk = func(prefix string, ts []report.Test) {
+		for _, x := range ts {
+			out[prefix+x.Name] = x.Status
+			walk(prefix+x.Name+"/", x.Subtests)
+		}
+	}
+	for _, b := range r.Boots {
+		for _, x := range b.Tests {
+			if b.Cell == cellID && x.Name == "kselftest" {
+				walk("", x.Subtests)
+			}
+		}
+	}
+	return out
 }
 
 // checkPage opens index.html in headless Chromium: the page must render
