@@ -89,6 +89,11 @@ func TestSVG(t *testing.T) {
 			t.Errorf("%s: fill %s, want %s", g.Row, g.Rect.Fill, wantFill)
 		}
 	}
+	for _, want := range []string{"24000 ns, 2 stops", "12000 ns, 1 stop<"} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("no bar labelled %q", want)
+		}
+	}
 	if !strings.Contains(svg, "a &lt;chart&gt;") {
 		t.Errorf("the title is not escaped: %s", svg)
 	}

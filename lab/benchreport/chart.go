@@ -60,7 +60,11 @@ func SVG(title string, rows []Row) string {
 		}
 		value := fmt.Sprintf("%.0f ns", r.NsPerCall)
 		if !r.Loop {
-			value += fmt.Sprintf(", %.2g stops", r.StopsPerCall)
+			unit := "stops"
+			if r.StopsPerCall == 1 {
+				unit = "stop"
+			}
+			value += fmt.Sprintf(", %.2g %s", r.StopsPerCall, unit)
 		}
 		fmt.Fprintf(&b, `<g data-row="%s"><text x="%d" y="%d" font-size="12" text-anchor="end">%s</text>`,
 			esc(r.What), labelWidth-8, y+barHeight-4, esc(r.What))
