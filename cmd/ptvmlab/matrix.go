@@ -56,7 +56,7 @@ func (m *matrixFlags) load() (matrix.File, error) {
 		return f, err
 	}
 	if f, err = f.Only(strings.Split(m.kernels, ",")); err != nil {
-		return f, usageError{err}
+		return f, usageError{fmt.Errorf("--kernels: %w", err)}
 	}
 	return f, nil
 }

@@ -209,22 +209,19 @@ func (f File) Only(names []string) (File, error) {
 		return f, nil
 	}
 	var have []string
-	keep := map[string]bool{}
+	for _, k := range f.Kernels {
+		have = append(have, k.Name)
+	}
 	for _, n := range names {
-		keep[n] = true
+		if !slices.Contains(have, n) {
+			return File{}, fmt.Errorf("the matrix has no kernel %q; it has %s", n, strings.Join(have, ", "))
+		}
 	}
 	out := f
 	out.Kernels = nil
 	for _, k := range f.Kernels {
-		have = append(have, k.Name)
-		if keep[k.Name] {
+		if slices.Contains(names, k.Name) {
 			out.Kernels = append(out.Kernels, k)
-			delete(keep, k.Name)
-		}
-	}
-	for _, n := range names {
-		if keep[n] {
-			return File{}, fmt.Errorf("--kernels: the matrix has no kernel %q; it has %s", n, strings.Join(have, ", "))
 		}
 	}
 	return out, nil
