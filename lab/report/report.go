@@ -28,6 +28,12 @@ type Test struct {
 	Directive  string   `json:"directive,omitempty"`
 	Diagnostic []string `json:"diagnostic,omitempty"`
 	Subtests   []Test   `json:"subtests,omitempty"`
+	// DurationS is the test's time as the guest measured it (its "took"
+	// diagnostic); 0 when it gave none.
+	DurationS float64 `json:"duration_s,omitempty"`
+	// Quarantine is why a failure of this test does not fail the run: the
+	// reason of its lab.toml quarantine entry. "" for tests not quarantined.
+	Quarantine string `json:"quarantine,omitempty"`
 }
 
 // Build describes the kernel build a boot used.
@@ -84,6 +90,25 @@ type Boot struct {
 	// Attempts are the boot's earlier attempts that went wrong and were
 	// retried under TCG.
 	Attempts []vm.Attempt `json:"attempts,omitempty"`
+	// Tries are the earlier tries of a cell that did not pass and was run
+	// again (lab.toml retries). A cell whose rerun passed is Flaky.
+	Tries []Try `json:"tries,omitempty"`
+}
+
+// Flaky is the status of a cell that did not pass, was run again, and
+// passed: neither passed nor failed. Its Tries keep the try that failed.
+const Flaky = "flaky"
+
+// Try is an earlier try at a cell, kept with its own logs when the cell was
+// run again.
+type Try struct {
+	Status    string  `json:"status"`
+	Title     string  `json:"title"`
+	DurationS float64 `json:"duration_s"`
+	// Failed are the paths ("top/sub") of the tests that failed in it.
+	Failed     []string `json:"failed,omitempty"`
+	ConsoleLog string   `json:"console_log,omitempty"`
+	ResultsRaw string   `json:"results_raw,omitempty"`
 }
 
 // Fill copies a boot's verdict into b: status, title, time, probe, tests
@@ -122,10 +147,27 @@ func Tests(rs []ktap.Result) []Test {
 	var out []Test
 	for _, r := range rs {
 		out = append(out, Test{Name: r.Name, Status: string(r.Status), Directive: r.Directive,
-			Diagnostic: r.Diagnostic, Subtests: Tests(r.Subtests)})
+			Diagnostic: r.Diagnostic, Subtests: Tests(r.Subtests), DurationS: tookS(r.Diagnostic)})
 	}
 	return out
 }
+
+// tookS reads a test's time from its last "took 1.5ms" diagnostic, which
+// the guest suite writes after each test; 0 when there is none.
+func tookS(diags []string) float64 {
+	for i := len(diags) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(diags[i], "took "); ok {
+			if d, err := time.ParseDuration(strings.TrimSpace(v)); err == nil {
+				return d.Seconds()
+			}
+		}
+	}
+	return 0
+}
+
+// Flatten lists ts and all their subtests, depth first, each named by its
+// path from the top ("ptrace_vm/skipexit").
+func Flatten(ts []Test) []Test { return flatten("", ts) }
 
 // WriteAll writes results.json and junit.xml into dir.
 func WriteAll(dir string, r Run) error {
