@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ptvmlab/ptvmlab/lab/benchreport"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/ktap"
 )
@@ -17,6 +18,27 @@ import (
 // series down, arches and UML flag sets across, each cell linking its
 // console log and KTAP).
 func WriteMatrix(dir string, r Run) error {
+	return WriteMatrixWith(dir, r, Extras{})
+}
+
+// Mark is one earlier run's word on a cell, for the cell's history strip.
+type Mark struct {
+	Run    string `json:"run"`    // the run's label: its directory or start time
+	Status string `json:"status"` // the cell's status in that run; "" when the cell was not in it
+}
+
+// Extras are what a matrix page shows beyond one run: each cell's history
+// over earlier runs (ptvmlab matrix compare --history) and the bench.
+type Extras struct {
+	// History maps a cell ID to its marks, oldest first.
+	History map[string][]Mark
+	// Bench is a bench run's report (bench.json), drawn as its chart.
+	Bench *benchreport.Report
+}
+
+// WriteMatrixWith is WriteMatrix with history strips and the bench chart
+// on index.html.
+func WriteMatrixWith(dir string, r Run, x Extras) error {
 	if err := WriteAll(dir, r); err != nil {
 		return err
 	}
@@ -25,7 +47,7 @@ func WriteMatrix(dir string, r Run) error {
 	if err := cache.WriteFileAtomic(filepath.Join(dir, "summary.md"), md.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("summary.md: %w", err)
 	}
-	page, err := HTML(r, dir)
+	page, err := HTMLWith(r, dir, x)
 	if err != nil {
 		return err
 	}
@@ -113,7 +135,10 @@ type page struct {
 
 // HTML renders r as a static matrix page. Links are relative to dir, where
 // the page is written.
-func HTML(r Run, dir string) ([]byte, error) {
+func HTML(r Run, dir string) ([]byte, error) { return HTMLWith(r, dir, Extras{}) }
+
+// HTMLWith is HTML with x's history strips and bench chart.
+func HTMLWith(r Run, dir string, x Extras) ([]byte, error) {
 	p := page{Title: "ptvmlab matrix", Status: StatusLine(r)}
 	rowIndex, colIndex := map[string]int{}, map[string]int{}
 	type placed struct {
