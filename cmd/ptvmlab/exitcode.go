@@ -84,8 +84,9 @@ func isInputError(err error) bool {
 
 // runExit is the exit code of a run's records: interrupted 130, any
 // invalid input 2, any infrastructure failure 3, any boot not passed 1.
-// Skipped matrix cells (a source that names an unset variable) are listed
-// but fail nothing.
+// Skipped matrix cells (a source that names an unset variable), flaky
+// cells (failed, then passed on a rerun) and quarantined ones (only tests
+// the matrix file quarantines failed) are listed but fail nothing.
 func runExit(run report.Run) int {
 	counts := report.Counts(run)
 	switch {
@@ -95,7 +96,7 @@ func runExit(run report.Run) int {
 		return exitUsage
 	case counts[string(boot.Infra)] > 0:
 		return exitInfra
-	case counts[string(boot.Passed)]+counts[matrix.Skipped] != len(run.Boots):
+	case counts[string(boot.Passed)]+counts[matrix.Skipped]+counts[report.Flaky]+counts[report.Quarantined] != len(run.Boots):
 		return exitFailed
 	}
 	return exitPassed

@@ -28,8 +28,10 @@ func cmdMatrix(ctx context.Context, args []string, stdout io.Writer) error {
 			return matrixPlan(args[1:], stdout)
 		case "merge":
 			return matrixMerge(args[1:], stdout)
+		case "compare":
+			return matrixCompare(args[1:], stdout)
 		default:
-			return usagef("matrix: unknown command %q: choose run, plan or merge (or none, to run every cell)", args[0])
+			return usagef("matrix: unknown command %q: choose run, plan, merge or compare (or none, to run every cell)", args[0])
 		}
 	}
 	return matrixRun(ctx, args, stdout, false)
@@ -86,6 +88,8 @@ func matrixRun(ctx context.Context, args []string, stdout io.Writer, sharded boo
 	var boots, jobs int
 	var memMB int64
 	var fresh bool
+	var fault, faultFirst string
+	var formats extraFormats
 	name := "matrix"
 	if sharded {
 		name = "matrix run"
@@ -99,6 +103,9 @@ func matrixRun(ctx context.Context, args []string, stdout io.Writer, sharded boo
 	fs.Int64Var(&memMB, "mem", defaultMemMB(), "MiB of guest memory the boots may use together")
 	fs.IntVar(&jobs, "jobs", 0, "make -j (default: the CPU count)")
 	fs.BoolVar(&fresh, "fresh", false, "boot every cell, even those whose inputs and result are kept from an earlier run")
+	fs.StringVar(&fault, "fault", "", "for the lab's own tests: a ptvmlab.fault for every boot, e.g. fail:skipexit plants a regression")
+	fs.StringVar(&faultFirst, "fault-first-try", "", "for the lab's own tests: a ptvmlab.fault for each cell's first try only, e.g. fail:basic plants a flake")
+	fs.Var(&formats, "format", formatsUsage)
 	var accel accelFlags
 	accel.register(fs)
 	if err := parse(fs, args); err != nil {
@@ -128,12 +135,13 @@ func matrixRun(ctx context.Context, args []string, stdout io.Writer, sharded boo
 		return err
 	}
 	fmt.Fprintf(stdout, "matrix%s: %d cells\n", label, len(cells))
-	r := matrix.Runner{Env: env, Out: m.out, Boots: boots, MemoryMB: memMB, Fresh: fresh, Silence: accel.silence}
+	r := matrix.Runner{Env: env, Out: m.out, Boots: boots, MemoryMB: memMB, Fresh: fresh, Silence: accel.silence,
+		Fault: fault, FaultFirstTry: faultFirst}
 	run, err := r.Run(ctx, f, cells)
 	if err != nil {
 		return err
 	}
-	return finish(m.out, run, stdout, nil)
+	return finish(m.out, run, stdout, nil, formats)
 }
 
 // defaultMemMB is half the memory available now, or 2 GiB when that cannot
@@ -202,8 +210,10 @@ func matrixPlan(args []string, stdout io.Writer) error {
 // with its logs copied under the merged cells/.
 func matrixMerge(args []string, stdout io.Writer) error {
 	var out string
+	var formats extraFormats
 	fs := flag.NewFlagSet("matrix merge", flag.ContinueOnError)
 	fs.StringVar(&out, "out", "ptvmlab-matrix", "directory for the merged reports")
+	fs.Var(&formats, "format", formatsUsage)
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -246,7 +256,7 @@ func matrixMerge(args []string, stdout io.Writer) error {
 		}
 	}
 	sort.SliceStable(merged.Boots, func(i, j int) bool { return merged.Boots[i].Cell < merged.Boots[j].Cell })
-	return finish(out, merged, stdout, nil)
+	return finish(out, merged, stdout, nil, formats)
 }
 
 // relocate copies a cell's log from a shard's output into out, at the same

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/cell"
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
 	"github.com/ptvmlab/ptvmlab/lab/patch"
+	"github.com/ptvmlab/ptvmlab/lab/progress"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
@@ -42,6 +44,7 @@ type common struct {
 	appends multiString
 	noUML   bool
 	accel   accelFlags
+	formats extraFormats
 }
 
 // accelFlags choose the accelerator and the silence watchdog of the
@@ -118,6 +121,7 @@ func newFlags(name string, c *common, bootFlags bool) *flag.FlagSet {
 		fs.Var(&c.appends, "append", "an extra kernel argument (repeatable), e.g. ptvmlab.tests=probe")
 		fs.BoolVar(&c.noUML, "no-uml", false, "leave UML out of the cells (no um or um-i386 build; the uml test skips)")
 		c.accel.register(fs)
+		fs.Var(&c.formats, "format", formatsUsage)
 	}
 	return fs
 }
@@ -155,11 +159,20 @@ func (c *common) env() (cell.Env, error) {
 	}
 	dir.CleanStaleScratch()
 	mode, _ := c.accel.mode()
-	var progress io.Writer
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		progress = os.Stderr
+	return cell.Env{Cache: dir, ModuleDir: root, Backend: &qemu.Backend{Accel: mode, Cache: dir}, Jobs: c.jobs, Progress: stderrProgress()}, nil
+}
+
+// stderrProgress shows the command's builds and boots on stderr: live
+// bars when it is a terminal, else a line per stage and a heartbeat
+// every progress.Heartbeat, for CI logs. On a terminal the log goes
+// through the bars' writer, so that a log line never tears a bar.
+func stderrProgress() *progress.Reporter {
+	onTerminal := term.IsTerminal(int(os.Stderr.Fd()))
+	r := progress.New(progress.Opts{Out: os.Stderr, Terminal: onTerminal})
+	if onTerminal {
+		slog.SetDefault(slog.New(slog.NewTextHandler(r, &slog.HandlerOptions{Level: logLevel()})))
 	}
-	return cell.Env{Cache: dir, ModuleDir: root, Backend: &qemu.Backend{Accel: mode, Cache: dir}, Jobs: c.jobs, Progress: progress}, nil
+	return r
 }
 
 func (c *common) archList(bootable bool) ([]string, error) {
@@ -265,7 +278,7 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 		run.Boots = append(run.Boots, rec)
 	}
 	run.TookS = time.Since(start).Seconds()
-	return finish(c.out, run, stdout, errs)
+	return finish(c.out, run, stdout, errs, c.formats)
 }
 
 // errInterrupted is runCell's word that a signal ended the cell: its
@@ -299,16 +312,20 @@ func runCell(ctx context.Context, env cell.Env, c cell.Cell, errs **multierror.E
 // junit.xml, summary.md, index.html), and picks the exit code (runExit).
 // The table comes first, so that a directory that cannot be written still
 // leaves the verdict on stdout.
-func finish(out string, run report.Run, stdout io.Writer, errs *multierror.Error) error {
+func finish(out string, run report.Run, stdout io.Writer, errs *multierror.Error, more extraFormats) error {
 	report.Summary(stdout, run)
 	if errs.ErrorOrNil() != nil {
 		slog.Error("some cells could not run", "err", errs.ErrorOrNil())
 	}
-	if err := report.WriteMatrix(out, run); err != nil {
+	err := report.WriteMatrix(out, run)
+	if err == nil {
+		err = more.write(out, run)
+	}
+	if err != nil {
 		fmt.Fprintf(stdout, "\n%s; the reports could not be written to %s\n", report.StatusLine(run), out)
 		return exitError{code: exitInfra, err: fmt.Errorf("--out %s: writing the reports: %w", out, err)}
 	}
-	fmt.Fprintf(stdout, "\n%s; reports in %s (index.html, summary.md, results.json, junit.xml)\n", report.StatusLine(run), out)
+	fmt.Fprintf(stdout, "\n%s; reports in %s (%s)\n", report.StatusLine(run), out, strings.Join(append(slices.Clone(reportFiles), more.files()...), ", "))
 	if code := runExit(run); code != exitPassed {
 		return exitError{code: code}
 	}
@@ -316,7 +333,7 @@ func finish(out string, run report.Run, stdout io.Writer, errs *multierror.Error
 }
 
 // reportFiles are the reports finish writes into --out.
-var reportFiles = []string{"results.json", "junit.xml", "summary.md", "index.html"}
+var reportFiles = []string{"index.html", "summary.md", "results.json", "junit.xml"}
 
 // prepareOut checks --out before any work: it must be (or become) a
 // directory ptvmlab can write. The reports of an earlier run there are
@@ -331,7 +348,7 @@ func prepareOut(out string) error {
 	}
 	f.Close()
 	os.Remove(f.Name())
-	for _, r := range reportFiles {
+	for _, r := range append(slices.Clone(reportFiles), "kcidb.json", "compare.txt", "compare.md", "compare.json") {
 		if err := os.Remove(filepath.Join(out, r)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return usagef("--out %s: cannot remove the earlier run's %s: %v", out, r, err)
 		}
@@ -435,7 +452,7 @@ func cmdBoot(ctx context.Context, args []string, stdout io.Writer) error {
 		return exitError{code: exitInfra, err: err}
 	}
 	run := report.Run{Started: start.UTC(), TookS: time.Since(start).Seconds(), Boots: []report.Boot{rec}}
-	return finish(c.out, run, stdout, nil)
+	return finish(c.out, run, stdout, nil, c.formats)
 }
 
 // configBeside finds the .config of the build a bzImage came from: beside

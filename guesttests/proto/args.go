@@ -80,7 +80,7 @@ type Args struct {
 	// accelerator probe.
 	Probe bool
 	// Fault makes the init misbehave on purpose (FaultHang, FaultGarbage,
-	// FaultExit), for the lab's own tests.
+	// FaultExit, or FaultFail+"NAME"), for the lab's own tests.
 	Fault string
 	// UMLLogLevel is the console loglevel of the UMLs the uml tests boot;
 	// "" is 1 (emergencies only, so UML's KTAP stays readable). A higher
@@ -94,6 +94,10 @@ const (
 	FaultHang    = "hang"    // never report
 	FaultGarbage = "garbage" // random bytes on the results channel instead of KTAP
 	FaultExit    = "exit"    // the init exits, so the kernel panics
+	// FaultFail+NAME fails the test NAME after it ran, saying it was
+	// planted: a regression or a flake on purpose, for the lab's own tests
+	// of retries and of matrix compare.
+	FaultFail = "fail:"
 )
 
 // Cmdline is a's kernel arguments, in a fixed order, only those set.

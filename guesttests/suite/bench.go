@@ -109,7 +109,8 @@ var emulations = []emulation{
 }
 
 // testBench measures each emulation: ns and host stops per emulated call,
-// medians over benchRepeats runs in this boot. It is a benchmark, not a
+// medians over benchRepeats runs in this boot, with the fastest and slowest
+// run so that the host can tell a moved median from noise. It is a benchmark, not a
 // test: it fails only when it cannot measure.
 func testBench(t *T) {
 	if !t.cfg.Bench {
@@ -135,7 +136,8 @@ func testBench(t *T) {
 			nsPer = append(nsPer, ns)
 			stopsPer = stops
 		}
-		t.Logf(proto.BenchEmulation, e.name, median(nsPer), stopsPer, benchRepeats, benchCalls)
+		lo, hi := spread(nsPer)
+		t.Logf(proto.BenchEmulation, e.name, median(nsPer), stopsPer, benchRepeats, benchCalls, lo, hi)
 	}
 }
 
@@ -208,7 +210,8 @@ func testBenchLoop(t *T) {
 			mode = "uml-seccomp" // UML's processes are not traced
 		}
 	}
-	t.Logf(proto.BenchLoop, mode, median(nsPer), benchRepeats, n)
+	lo, hi := spread(nsPer)
+	t.Logf(proto.BenchLoop, mode, median(nsPer), benchRepeats, n, lo, hi)
 }
 
 func median(xs []float64) float64 {
@@ -218,4 +221,18 @@ func median(xs []float64) float64 {
 		return 0
 	}
 	return s[len(s)/2]
+}
+
+// spread is the fastest and the slowest of xs: the range a median of them
+// could have fallen anywhere in. 0, 0 for none.
+func spread(xs []float64) (lo, hi float64) {
+	for i, x := range xs {
+		if i == 0 || x < lo {
+			lo = x
+		}
+		if i == 0 || x > hi {
+			hi = x
+		}
+	}
+	return lo, hi
 }

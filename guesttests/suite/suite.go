@@ -54,7 +54,10 @@ type Config struct {
 	// Expect is the PTRACE_VM level the kernel must offer; "" accepts
 	// any level.
 	Expect proto.Level
-	probed proto.Level
+	// Planted names a test that fails on purpose after it ran
+	// (ptvmlab.fault=fail:NAME), for the lab's own tests.
+	Planted string
+	probed  proto.Level
 	// progress, set by Run, sends progress lines on the results channel
 	// while a long test runs, so that the host's silence watchdog sees a
 	// healthy slow guest move.
@@ -191,6 +194,9 @@ func Run(w io.Writer, cfg Config, tests []Test) int {
 		t := &T{name: tc.Name, cfg: cfg}
 		start := time.Now()
 		t.runLocked(tc.Run)
+		if tc.Name == cfg.Planted {
+			t.Errorf("planted fault: %s%s on the kernel command line fails this test on purpose", proto.FaultFail, tc.Name)
+		}
 		t.Logf("took %s", time.Since(start).Round(time.Microsecond))
 		p.write(func() { t.write(w, i+1, "") })
 		if t.failed {

@@ -81,3 +81,23 @@ func TestRunWatchedKillsASilentChild(t *testing.T) {
 		t.Errorf("took %s, output %q", time.Since(start), got)
 	}
 }
+
+// TestPlantedFault: Config.Planted fails exactly the named test, after it
+// ran, and says the failure was planted; the others pass.
+func TestPlantedFault(t *testing.T) {
+	t.Parallel()
+	ran := map[string]bool{}
+	tests := []Test{
+		{Name: "a", Run: func(t *T) { ran["a"] = true }},
+		{Name: "skipexit", Run: func(t *T) { ran["skipexit"] = true }},
+	}
+	var out lockedBuffer
+	if failed := Run(&out, Config{Planted: "skipexit"}, tests); failed != 1 {
+		t.Fatalf("%d failed, want 1:\n%s", failed, out.Bytes())
+	}
+	got := string(out.Bytes())
+	if !ran["a"] || !ran["skipexit"] || !strings.Contains(got, "ok 1 a\n") || !strings.Contains(got, "not ok 2 skipexit\n") ||
+		!strings.Contains(got, "planted fault: "+proto.FaultFail+"skipexit") {
+		t.Errorf("ran %v, output:\n%s", ran, got)
+	}
+}

@@ -27,10 +27,21 @@ type Row struct {
 	Series bool `json:"series"`
 	// NsPerCall is the median ns per call over the guest's repeated runs.
 	NsPerCall float64 `json:"ns_per_call,omitempty"`
+	// NsMin and NsMax are the fastest and the slowest of those runs, ns per
+	// call: the spread the median came from. Both 0 when the guest gave
+	// none (lines from before proto.BenchSpread); see HasSpread.
+	NsMin float64 `json:"ns_min,omitempty"`
+	NsMax float64 `json:"ns_max,omitempty"`
 	// StopsPerCall is host stops per emulated call; 0 for a loop.
 	StopsPerCall float64 `json:"stops_per_call,omitempty"`
 	// Skipped says why there is no number, e.g. "this kernel has no PTRACE_VM tags".
 	Skipped string `json:"skipped,omitempty"`
+}
+
+// HasSpread reports whether r carries the spread of its runs: a measured
+// row whose NsMin ≤ NsPerCall ≤ NsMax, with NsMax above 0.
+func (r Row) HasSpread() bool {
+	return r.Skipped == "" && r.NsMax > 0 && r.NsMin <= r.NsPerCall && r.NsPerCall <= r.NsMax
 }
 
 // Report is one bench boot's rows and what they were measured on.
@@ -56,13 +67,17 @@ func (r Report) Measured() int {
 // The guest's lines (guesttests/suite/bench.go, uml.go), as they arrive in
 // a test's KTAP diagnostics, prefixed by the test's name:
 //
-//	bench: bench SKIPCALL: ns_per_call=812 stops_per_call=1.00 runs=5 calls=2000
-//	bench_loop: bench loop host: ns_per_call=95 runs=5 calls=20000
-//	uml_bench: uml default: bench loop uml-sysptvm: ns_per_call=4100 runs=5 calls=20000
+//	bench: bench SKIPCALL: ns_per_call=812 stops_per_call=1.00 runs=5 calls=2000 ns_min=790 ns_max=850
+//	bench_loop: bench loop host: ns_per_call=95 runs=5 calls=20000 ns_min=93 ns_max=99
+//	uml_bench: uml default: bench loop uml-sysptvm: ns_per_call=4100 runs=5 calls=20000 ns_min=4050 ns_max=4400
 //	bench: bench SKIPCALL: skipped, this kernel has no PTRACE_VM tags
 //	uml_bench: uml seccomp: skipped, this UML has no seccomp= flag (6.16 and later)
+//
+// Lines from guests older than the spread end after calls=; their rows
+// have no spread.
 var (
 	measuredRe = regexp.MustCompile(`bench (loop )?(\S+?): ns_per_call=(\d+(?:\.\d+)?)(?: stops_per_call=(\d+(?:\.\d+)?))?`)
+	spreadRe   = regexp.MustCompile(` ns_min=(\d+(?:\.\d+)?) ns_max=(\d+(?:\.\d+)?)`)
 	skippedRe  = regexp.MustCompile(`^(?:bench|uml_bench): (?:bench|uml) (\S+?): skipped, (.+)$`)
 )
 
@@ -83,6 +98,7 @@ func Parse(diagnostics []string) []Row {
 					continue
 				}
 			}
+			r.NsMin, r.NsMax = parseSpread(d, ns)
 			if r.Loop {
 				r.What = "getppid loop, " + r.What
 			}
@@ -101,6 +117,21 @@ func Parse(diagnostics []string) []Row {
 	return rows
 }
 
+// parseSpread reads a measurement line's fastest and slowest run; 0, 0
+// when it has none, or one that does not hold its median.
+func parseSpread(line string, median float64) (float64, float64) {
+	m := spreadRe.FindStringSubmatch(line)
+	if m == nil {
+		return 0, 0
+	}
+	lo, err1 := strconv.ParseFloat(m[1], 64)
+	hi, err2 := strconv.ParseFloat(m[2], 64)
+	if err1 != nil || err2 != nil || hi <= 0 || lo > median || median > hi {
+		return 0, 0
+	}
+	return lo, hi
+}
+
 // usesSeries says whether a measurement needs the PTRACE_VM tags: the
 // SKIP* rows and UML with sysptvm (its default boot, where the series
 // makes it use them).
@@ -111,19 +142,23 @@ func usesSeries(what string) bool {
 // Table writes the rows as an aligned text table.
 func Table(w io.Writer, r Report) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "WHAT\tNS/CALL (median)\tHOST STOPS/CALL\tFROM")
+	fmt.Fprintln(tw, "WHAT\tNS/CALL (median)\tRUNS (min-max)\tHOST STOPS/CALL\tFROM")
 	for _, x := range r.Rows {
 		from := "mainline"
 		if x.Series {
 			from = "PTRACE_VM"
 		}
+		runs := "-"
+		if x.HasSpread() {
+			runs = fmt.Sprintf("%.0f-%.0f", x.NsMin, x.NsMax)
+		}
 		switch {
 		case x.Skipped != "":
-			fmt.Fprintf(tw, "%s\t-\t-\tskipped: %s\n", x.What, x.Skipped)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\tskipped: %s\n", x.What, x.Skipped)
 		case x.Loop:
-			fmt.Fprintf(tw, "%s\t%.0f\t-\t%s\n", x.What, x.NsPerCall, from)
+			fmt.Fprintf(tw, "%s\t%.0f\t%s\t-\t%s\n", x.What, x.NsPerCall, runs, from)
 		default:
-			fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%s\n", x.What, x.NsPerCall, x.StopsPerCall, from)
+			fmt.Fprintf(tw, "%s\t%.0f\t%s\t%.2f\t%s\n", x.What, x.NsPerCall, runs, x.StopsPerCall, from)
 		}
 	}
 	return tw.Flush()

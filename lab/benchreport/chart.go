@@ -78,6 +78,33 @@ func SVG(title string, rows []Row) string {
 
 func esc(s string) string { return template.HTMLEscapeString(s) }
 
+// Charts draws r as SVG bar charts: one for the tracer's emulations and
+// one for UML's loop (their scales differ by an order of magnitude); a
+// group with nothing measured has no chart.
+func Charts(r Report) []string {
+	var emul, loops []Row
+	for _, x := range r.Rows {
+		if x.Loop {
+			loops = append(loops, x)
+		} else {
+			emul = append(emul, x)
+		}
+	}
+	var out []string
+	for _, c := range []struct {
+		title string
+		rows  []Row
+	}{
+		{"ns per emulated system call (guest tracer)", emul},
+		{"ns per getppid() in a loop (host guest, and inside UML)", loops},
+	} {
+		if svg := SVG(c.title, c.rows); svg != "" {
+			out = append(out, svg)
+		}
+	}
+	return out
+}
+
 type benchPage struct {
 	Report
 	Charts []template.HTML
@@ -88,25 +115,9 @@ type benchPage struct {
 // emulations and one for UML's loop (their scales differ by an order of
 // magnitude), and the table.
 func HTML(r Report) ([]byte, error) {
-	var emul, loops []Row
-	for _, x := range r.Rows {
-		if x.Loop {
-			loops = append(loops, x)
-		} else {
-			emul = append(emul, x)
-		}
-	}
 	p := benchPage{Report: r}
-	for _, c := range []struct {
-		title string
-		rows  []Row
-	}{
-		{"ns per emulated system call (guest tracer)", emul},
-		{"ns per getppid() in a loop (host guest, and inside UML)", loops},
-	} {
-		if svg := SVG(c.title, c.rows); svg != "" {
-			p.Charts = append(p.Charts, template.HTML(svg)) // built from escaped text only
-		}
+	for _, svg := range Charts(r) {
+		p.Charts = append(p.Charts, template.HTML(svg)) // built from escaped text only
 	}
 	var t bytes.Buffer
 	if err := Table(&t, r); err != nil {

@@ -87,12 +87,16 @@ func Classify(out *vm.Output, bootErr error) Outcome {
 		}
 		o.Title += ")"
 	case len(o.KTAP.Failed()) > 0:
-		o.Status, o.Title = Failed, "failed: "+strings.Join(o.KTAP.Failed(), ", ")
+		o.Status, o.Title = Failed, TestsFailed+strings.Join(o.KTAP.Failed(), ", ")
 	default:
 		o.Status, o.Title = Passed, passedTitle(o.KTAP)
 	}
 	return o
 }
+
+// TestsFailed starts the title of a Failed boot whose report was complete
+// and whose tests failed (not a broken report).
+const TestsFailed = "failed: "
 
 // passedTitle says how many tests passed and how many were skipped.
 func passedTitle(r *ktap.Report) string {

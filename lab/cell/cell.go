@@ -32,6 +32,7 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/kselftest"
 	"github.com/ptvmlab/ptvmlab/lab/patch"
 	"github.com/ptvmlab/ptvmlab/lab/proc"
+	"github.com/ptvmlab/ptvmlab/lab/progress"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 	"github.com/ptvmlab/ptvmlab/lab/vm"
@@ -42,8 +43,9 @@ type Env struct {
 	Cache     cache.Dir
 	ModuleDir string // the ptvmlab module root: kconfigs/, guesttests/
 	Backend   vm.Backend
-	Jobs      int       // make -j; 0 is the CPU count
-	Progress  io.Writer // progress lines for long steps; nil for none
+	Jobs      int // make -j; 0 is the CPU count
+	// Progress shows the builds and boots as they go; nil shows nothing.
+	Progress *progress.Reporter
 	// Builds, when set, serialises the build steps of cells that run side
 	// by side: one make already uses every CPU, and two cells that need the
 	// same kernel then build it once.
@@ -109,6 +111,9 @@ type Cell struct {
 	// Reuse keeps the boot's record in the cache under its inputs' key and,
 	// when one is there already, returns it instead of booting again.
 	Reuse bool
+	// Forget drops the record kept under the boot's inputs before it
+	// boots, so that a rerun's record replaces an earlier try's.
+	Forget bool
 	// ID names the cell in reports (a matrix cell); "" outside a matrix.
 	ID string
 	// Kernel, when set, is the kernel to boot, built elsewhere (bisect
@@ -394,7 +399,11 @@ func Boot(ctx context.Context, env Env, p *Plan) (report.Boot, error) {
 	rec := p.Record
 	rec.InputsKey = p.Key
 	c := p.Cell
-	if c.Reuse {
+	if c.Forget {
+		if err := cache.RemoveAll(env.Cache.Path("results", p.Key)); err != nil {
+			return rec, fmt.Errorf("forget the kept record: %w", err)
+		}
+	} else if c.Reuse {
 		if old, ok := reuse(env.Cache, p.Key, c.Out); ok {
 			old.Cell, old.UMLFlags, old.Build = rec.Cell, rec.UMLFlags, rec.Build
 			return old, nil
@@ -405,16 +414,28 @@ func Boot(ctx context.Context, env Env, p *Plan) (report.Boot, error) {
 		return rec, err
 	}
 	slog.Info("booting", "arch", c.Arch, "kernel", c.Tree.Version, "cell", c.ID, "timeout", c.Timeout)
-	out, bootErr := env.Backend.Boot(ctx, p.Spec)
+	spec := p.Spec
+	task := env.Progress.Boot(c.progressName())
+	if task != nil {
+		spec.Live = boot.Follow(task)
+	}
+	out, bootErr := env.Backend.Boot(ctx, spec)
 	release()
 	if ctx.Err() != nil {
+		task.Done(ctx.Err())
 		return rec, ctx.Err()
 	}
 	var accelErr *vm.AccelError
 	if errors.As(bootErr, &accelErr) {
+		task.Done(bootErr)
 		return rec, bootErr // no boot can honour it: the run stops
 	}
 	o := boot.Classify(out, bootErr)
+	if o.Status == boot.Passed {
+		task.Done(nil)
+	} else {
+		task.Done(progress.State(o.Status))
+	}
 	report.Fill(&rec, o)
 	if out != nil {
 		rec.ConsoleLog = filepath.Join(c.Out, "console.log")
@@ -424,6 +445,15 @@ func Boot(ctx context.Context, env Env, p *Plan) (report.Boot, error) {
 		keep(env.Cache, p.Key, rec)
 	}
 	return rec, nil
+}
+
+// progressName names c's boot in progress lines: its matrix ID, or
+// "version/series/arch".
+func (c Cell) progressName() string {
+	if c.ID != "" {
+		return c.ID
+	}
+	return c.Tree.Version + "/" + c.SeriesName + "/" + c.Arch
 }
 
 // Run prepares c and boots it. Errors that stop the cell before the boot

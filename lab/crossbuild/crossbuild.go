@@ -31,6 +31,7 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/kconfig"
 	"github.com/ptvmlab/ptvmlab/lab/patch"
 	"github.com/ptvmlab/ptvmlab/lab/proc"
+	"github.com/ptvmlab/ptvmlab/lab/progress"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
 
@@ -310,8 +311,10 @@ type Request struct {
 	// Compiler chooses among Arch.Toolchains by name; "" or "auto" takes
 	// the first that is installed.
 	Compiler string
-	Jobs     int       // make -j; zero means runtime.NumCPU()
-	Progress io.Writer // one-line progress reports; nil discards them
+	Jobs     int // make -j; zero means runtime.NumCPU()
+	// Progress shows the compile as it goes (objects out of the last
+	// cross build's count, time); nil shows nothing.
+	Progress *progress.Reporter
 }
 
 // Result is a checked cross build in the cache.
@@ -395,7 +398,7 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 		return Result{}, fmt.Errorf("crossbuild: %w", err)
 	}
 	defer logf.Close()
-	m := maker{src: src, obj: obj, arch: a, env: tc.env(c, work), vars: tc.makeVars, log: logf, progress: req.Progress}
+	m := maker{src: src, obj: obj, arch: a, env: tc.env(c, work), vars: tc.makeVars, log: logf}
 
 	cfg, err := m.configure(ctx, req.Fragments)
 	if err != nil {
@@ -407,8 +410,16 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 	}
 	slog.Info("cross-building kernel", "arch", a.Name, "version", req.Tree.Version, "compiler", tc.version, "key", key[:12], "jobs", jobs)
 	buildStart := time.Now()
-	if err := m.run(ctx, fmt.Sprintf("-j%d", jobs), a.Target); err != nil {
+	family := Family(req)
+	objects := 0
+	m.task, m.objects = req.Progress.Build(a.Name, progress.LastCount(c, family)), &objects
+	err = m.run(ctx, fmt.Sprintf("-j%d", jobs), a.Target)
+	m.task.Done(err)
+	if err != nil {
 		return Result{}, failed(c, a.Name, logPath, err)
+	}
+	if err := progress.SaveCount(c, family, objects); err != nil {
+		slog.Debug("the cross build's object count, the next one's estimate, was not kept", "err", err)
 	}
 	logf.Close()
 	e.BuildS = time.Since(buildStart).Seconds()
@@ -564,7 +575,24 @@ type maker struct {
 	env      []string
 	vars     []string
 	log      io.Writer
-	progress io.Writer
+	// task, when set, is told of every object make compiles; objects, when
+	// set, counts them (kbuild.IsObjectLine).
+	task    *progress.Task
+	objects *int
+}
+
+// Family names the kind of cross build req is, for its progress estimate
+// (progress.LastCount): one era, arch and patched-or-not.
+func Family(req Request) string {
+	v, err := era.ParseVersion(req.Tree.Version)
+	if err != nil {
+		return ""
+	}
+	patched := "unpatched"
+	if req.Series != nil && len(req.Series.Patches) > 0 {
+		patched = "patched"
+	}
+	return "crossbuild-" + v.Name() + "-" + req.Arch.Name + "-" + patched
 }
 
 // configure makes tinyconfig, merges the fragments, runs olddefconfig and
@@ -617,7 +645,7 @@ func (m maker) run(ctx context.Context, goals ...string) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		m.copyWithProgress(pr, strings.Join(goals, " "))
+		m.copyOutput(pr)
 	}()
 	err := cmd.Run()
 	pw.Close()
@@ -631,20 +659,19 @@ func (m maker) run(ctx context.Context, goals ...string) error {
 	return nil
 }
 
-func (m maker) copyWithProgress(r io.Reader, what string) {
+// copyOutput tees make's output into the log and counts the objects it
+// compiles into the task, whose own ticker says when the count is shown.
+func (m maker) copyOutput(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	start, last := time.Now(), time.Now()
-	steps := 0
 	for sc.Scan() {
 		line := sc.Text()
 		fmt.Fprintln(m.log, line)
-		if strings.HasPrefix(line, "  CC ") || strings.HasPrefix(line, "  AS ") || strings.HasPrefix(line, "  LD ") {
-			steps++
-		}
-		if m.progress != nil && time.Since(last) > 10*time.Second {
-			last = time.Now()
-			fmt.Fprintf(m.progress, "ptvmlab: %s cross make %s: %d steps, %s\n", m.arch.Name, what, steps, time.Since(start).Round(time.Second))
+		if kbuild.IsObjectLine(line) {
+			m.task.Add(1)
+			if m.objects != nil {
+				*m.objects++
+			}
 		}
 	}
 	_, _ = io.Copy(io.Discard, r)

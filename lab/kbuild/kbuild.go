@@ -22,8 +22,10 @@ import (
 	"time"
 
 	"github.com/ptvmlab/ptvmlab/lab/cache"
+	"github.com/ptvmlab/ptvmlab/lab/era"
 	"github.com/ptvmlab/ptvmlab/lab/kconfig"
 	"github.com/ptvmlab/ptvmlab/lab/proc"
+	"github.com/ptvmlab/ptvmlab/lab/progress"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
 
@@ -66,8 +68,9 @@ type Request struct {
 	CFlags []string
 	// Jobs is make's -j; zero means runtime.NumCPU().
 	Jobs int
-	// Progress receives one-line progress reports; nil discards them.
-	Progress io.Writer
+	// Progress shows the compile as it goes (objects out of the last
+	// build's count, time); nil shows nothing.
+	Progress *progress.Reporter
 }
 
 // Result is a built kernel in the cache.
@@ -158,7 +161,7 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 		return Result{}, err
 	}
 	defer logf.Close()
-	m := maker{src: src, obj: obj, arch: req.Arch, env: tc.env(c, work), vars: tc.makeVars, log: logf, progress: req.Progress}
+	m := maker{src: src, obj: obj, arch: req.Arch, env: tc.env(c, work), vars: tc.makeVars, log: logf}
 
 	cfg, err := configure(ctx, m, req)
 	if err != nil {
@@ -179,8 +182,16 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 		jobs = runtime.NumCPU()
 	}
 	slog.Info("building kernel", "arch", req.Arch.Name, "version", req.Tree.Version, "key", key[:12], "jobs", jobs)
-	if err := m.run(ctx, fmt.Sprintf("-j%d", jobs), req.Arch.Target); err != nil {
+	family := Family(req)
+	objects := 0
+	m.task, m.objects = req.Progress.Build(req.Arch.Name, progress.LastCount(c, family)), &objects
+	err = m.run(ctx, fmt.Sprintf("-j%d", jobs), req.Arch.Target)
+	m.task.Done(err)
+	if err != nil {
 		return Result{}, keepLog(c, req.Arch.Name, logPath, err)
+	}
+	if err := progress.SaveCount(c, family, objects); err != nil {
+		slog.Debug("the build's object count, the next one's estimate, was not kept", "err", err)
 	}
 	logf.Close()
 	man := Manifest{Recipe: recipe, Source: req.Tree.Digest, Version: req.Tree.Version, Arch: req.Arch.Name,
@@ -265,6 +276,28 @@ func configure(ctx context.Context, m maker, req Request) ([]byte, error) {
 	return cfg, nil
 }
 
+// Family names the kind of build req is, for its progress estimate
+// (progress.LastCount): builds of one era, arch and patched-or-not compile
+// about as many objects as each other, whatever the patch release.
+func Family(req Request) string {
+	v, err := era.ParseVersion(req.Tree.Version)
+	if err != nil {
+		return ""
+	}
+	patched := "unpatched"
+	if len(req.Patches) > 0 {
+		patched = "patched"
+	}
+	return "kbuild-" + v.Name() + "-" + req.Arch.Name + "-" + patched
+}
+
+// IsObjectLine reports whether line is make saying it compiles an object
+// ("  CC      kernel/fork.o", "  AS      arch/x86/entry/entry_64.o"):
+// what a build's progress counts.
+func IsObjectLine(line string) bool {
+	return strings.HasPrefix(line, "  CC ") || strings.HasPrefix(line, "  AS ")
+}
+
 // maker runs make in one work directory.
 type maker struct {
 	src, obj string
@@ -272,7 +305,10 @@ type maker struct {
 	env      []string
 	vars     []string
 	log      io.Writer
-	progress io.Writer
+	// task, when set, is told of every object make compiles; objects, when
+	// set, counts them (IsObjectLine).
+	task    *progress.Task
+	objects *int
 	// compiled, when set, counts the objects make compiles ("  CC " lines).
 	compiled *int
 }
@@ -293,7 +329,7 @@ func (m maker) runStdin(ctx context.Context, stdin io.Reader, goals ...string) e
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		m.copyWithProgress(pr, strings.Join(goals, " "))
+		m.copyOutput(pr)
 	}()
 	err := cmd.Run()
 	pw.Close()
@@ -307,25 +343,23 @@ func (m maker) runStdin(ctx context.Context, stdin io.Reader, goals ...string) e
 	return nil
 }
 
-// copyWithProgress tees make's output into the log and reports, every few
-// seconds, how many objects it has compiled.
-func (m maker) copyWithProgress(r io.Reader, what string) {
+// copyOutput tees make's output into the log and counts the objects it
+// compiles into the task: the task's own ticker, not make's output, says
+// when the count is shown, so a long silent link still shows progress.
+func (m maker) copyOutput(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	start, last := time.Now(), time.Now()
-	objs := 0
 	for sc.Scan() {
 		line := sc.Text()
 		fmt.Fprintln(m.log, line)
-		if strings.HasPrefix(line, "  CC ") || strings.HasPrefix(line, "  AS ") || strings.HasPrefix(line, "  LD ") {
-			objs++
+		if IsObjectLine(line) {
+			m.task.Add(1)
+			if m.objects != nil {
+				*m.objects++
+			}
 		}
 		if m.compiled != nil && strings.HasPrefix(line, "  CC ") {
 			*m.compiled++
-		}
-		if m.progress != nil && time.Since(last) > 10*time.Second {
-			last = time.Now()
-			fmt.Fprintf(m.progress, "ptvmlab: %s make %s: %d steps, %s\n", m.arch.Name, what, objs, time.Since(start).Round(time.Second))
 		}
 	}
 	_, _ = io.Copy(io.Discard, r)
@@ -485,7 +519,7 @@ func BuildInPlace(ctx context.Context, c cache.Dir, req Request, obj string) (Re
 	}
 	defer logf.Close()
 	compiled := 0
-	m := maker{src: req.Tree.Dir, obj: obj, arch: req.Arch, env: tc.env(c, obj), vars: tc.makeVars, log: logf, progress: req.Progress}
+	m := maker{src: req.Tree.Dir, obj: obj, arch: req.Arch, env: tc.env(c, obj), vars: tc.makeVars, log: logf}
 	if _, err := configure(ctx, m, req); err != nil {
 		return Result{}, keepLog(c, req.Arch.Name, logPath, err)
 	}
@@ -495,7 +529,11 @@ func BuildInPlace(ctx context.Context, c cache.Dir, req Request, obj string) (Re
 	}
 	slog.Info("building kernel in place", "arch", req.Arch.Name, "tree", req.Tree.Dir, "obj", obj, "jobs", jobs)
 	m.compiled = &compiled // the configure steps compile host tools only
-	if err := m.run(ctx, fmt.Sprintf("-j%d", jobs), req.Arch.Target); err != nil {
+	// No estimate: how much a checkout recompiles depends on the commit.
+	m.task = req.Progress.Build(req.Arch.Name, 0)
+	err = m.run(ctx, fmt.Sprintf("-j%d", jobs), req.Arch.Target)
+	m.task.Done(err)
+	if err != nil {
 		return Result{}, keepLog(c, req.Arch.Name, logPath, err)
 	}
 	cfg, err := os.ReadFile(filepath.Join(obj, ".config"))

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -39,8 +40,42 @@ type File struct {
 	// Silence is the boots' silence watchdog (a Go duration); empty is the
 	// backend's default (60s under TCG, 30s under KVM). --silence
 	// overrides it.
-	Silence string   `toml:"silence"`
+	Silence string `toml:"silence"`
+	// Retries is how many times a cell that did not pass runs again; nil
+	// is 1. A cell whose rerun passes is report.Flaky.
+	Retries *int     `toml:"retries"`
 	Kernels []Kernel `toml:"kernel"`
+	// Quarantine lists tests whose failures are reported but do not fail
+	// the run, each with a reason and an expiry date.
+	Quarantine []Quarantine `toml:"quarantine"`
+}
+
+// Quarantine is one [[quarantine]] entry: a test (and, under it, its
+// subtests) whose failure is reported and does not fail the run, until
+// Expires. An expired entry fails the file's check, so that a quarantine
+// is looked at again rather than forgotten.
+type Quarantine struct {
+	// Test is a test's path as reports name it: "skipexit",
+	// "kselftests/syscall_skip".
+	Test string `toml:"test"`
+	// Cells is a cell ID pattern (path.Match, "*" per part, e.g.
+	// "6.1/*/x86_64/*"); empty is every cell.
+	Cells  string `toml:"cells"`
+	Reason string `toml:"reason"`
+	// Expires is the last day the entry holds (a TOML date: 2027-01-31).
+	Expires time.Time `toml:"expires"`
+}
+
+// DefaultRetries is how many times a cell that did not pass runs again
+// when the file does not say.
+const DefaultRetries = 1
+
+// RetryCount is f's retries, DefaultRetries when unset.
+func (f File) RetryCount() int {
+	if f.Retries == nil {
+		return DefaultRetries
+	}
+	return *f.Retries
 }
 
 // Kernel is one kernel source of the matrix.
@@ -74,7 +109,7 @@ func Load(path string) (File, error) {
 		return f, fmt.Errorf("matrix file %s: %w", path, err)
 	}
 	if un := md.Undecoded(); len(un) > 0 {
-		return f, fmt.Errorf("matrix file %s: unknown key %q (known: arches, uml_flags, timeout, accel, silence, [[kernel]] name/source/series)", path, un[0].String())
+		return f, fmt.Errorf("matrix file %s: unknown key %q (known: arches, uml_flags, timeout, accel, silence, retries, [[kernel]] name/source/series, [[quarantine]] test/cells/reason/expires)", path, un[0].String())
 	}
 	for _, k := range []struct {
 		key  string
@@ -88,7 +123,10 @@ func Load(path string) (File, error) {
 }
 
 // Check reports the first problem with f, naming where (path) and the fix.
-func (f File) Check(path string) error {
+// A quarantine entry that expired before today is a problem.
+func (f File) Check(path string) error { return f.check(path, time.Now()) }
+
+func (f File) check(path string, now time.Time) error {
 	if len(f.Kernels) == 0 {
 		return fmt.Errorf("matrix file %s: no [[kernel]] entries; add one with name, source and series", path)
 	}
@@ -135,6 +173,26 @@ func (f File) Check(path string) error {
 			return fmt.Errorf("matrix file %s: kernel %s: series is empty; use [\"auto\"], [\"none\"] or both", path, k.Name)
 		}
 		seen[k.Name] = true
+	}
+	if f.Retries != nil && (*f.Retries < 0 || *f.Retries > 5) {
+		return fmt.Errorf("matrix file %s: retries = %d: choose 0 (no reruns) to 5", path, *f.Retries)
+	}
+	today := now.Format(time.DateOnly)
+	for i, q := range f.Quarantine {
+		where := fmt.Sprintf("matrix file %s: quarantine #%d (test %q)", path, i+1, q.Test)
+		switch {
+		case q.Test == "":
+			return fmt.Errorf("%s: test is empty; name the test's path as the reports do, e.g. \"skipexit\"", where)
+		case strings.TrimSpace(q.Reason) == "":
+			return fmt.Errorf("%s: reason is empty; say why the failure is tolerated (a bug link)", where)
+		case q.Expires.IsZero():
+			return fmt.Errorf("%s: expires is missing; give the last day it holds, e.g. expires = 2027-01-31", where)
+		case q.Expires.Format(time.DateOnly) < today:
+			return fmt.Errorf("%s: expired on %s; fix the test, or renew the entry with a new date and reason", where, q.Expires.Format(time.DateOnly))
+		}
+		if _, err := pathpkg.Match(q.Cells, ""); err != nil {
+			return fmt.Errorf("%s: cells %q is not a pattern: %v", where, q.Cells, err)
+		}
 	}
 	return nil
 }
@@ -376,4 +434,22 @@ func Split(cells []Cell, n int) [][]Cell {
 		sort.SliceStable(sh, func(i, j int) bool { return pos[sh[i].ID] < pos[sh[j].ID] })
 	}
 	return shards
+}
+
+// Quarantined returns the reason a failure of the test at path (a test
+// path as report.Flatten names it) in cell is tolerated: the first entry
+// whose pattern matches the cell and whose test is path or one of its
+// parents. "" when none does.
+func (f File) Quarantined(cell, path string) string {
+	for _, q := range f.Quarantine {
+		if q.Cells != "" {
+			if ok, _ := pathpkg.Match(q.Cells, cell); !ok {
+				continue
+			}
+		}
+		if path == q.Test || strings.HasPrefix(path, q.Test+"/") {
+			return q.Reason
+		}
+	}
+	return ""
 }

@@ -7,12 +7,15 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/boot"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/cell"
+	"github.com/ptvmlab/ptvmlab/lab/ktap"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
@@ -39,6 +42,10 @@ type Runner struct {
 	Getenv func(string) string
 	// Silence, when not zero, overrides the file's silence watchdog.
 	Silence time.Duration
+	// Fault is a ptvmlab.fault for every boot, and FaultFirstTry one for
+	// each cell's first try only (proto.FaultFail+"NAME" plants a failing
+	// test): the lab's own tests of compare and of retries.
+	Fault, FaultFirstTry string
 }
 
 // Run runs cells (of f) and returns their records in cells' order. Cells
@@ -75,14 +82,14 @@ func (r Runner) Run(ctx context.Context, f File, cells []Cell) (report.Run, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			recs[i] = r.runCell(ctx, env, trees, c, timeout, silence)
+			recs[i] = r.runCell(ctx, env, f, trees, c, timeout, silence)
 		}()
 	}
 	wg.Wait()
 	return report.Run{Started: start.UTC(), TookS: time.Since(start).Seconds(), Boots: recs}, nil
 }
 
-func (r Runner) runCell(ctx context.Context, env cell.Env, trees *treeCache, c Cell, timeout, silence time.Duration) report.Boot {
+func (r Runner) runCell(ctx context.Context, env cell.Env, f File, trees *treeCache, c Cell, timeout, silence time.Duration) report.Boot {
 	rec := report.Boot{Cell: c.ID, Kernel: c.Kernel.Source, Series: seriesLabel(c.Series), Arch: c.Arch, UMLFlags: c.Flags}
 	tree, err := trees.get(ctx, c.Kernel)
 	switch {
@@ -107,6 +114,121 @@ func (r Runner) runCell(ctx context.Context, env cell.Env, trees *treeCache, c C
 		Timeout: timeout, Silence: silence, Out: filepath.Join(r.Out, "cells", filepath.FromSlash(c.ID)), Reuse: !r.Fresh}
 	if c.Flags != "-" {
 		cc.UMLBoots = c.Flags
+	}
+	var tries []report.Try
+	out := r.try(ctx, env, cc, c, len(tries))
+	for len(tries) < f.RetryCount() && retryable(out.Status) && ctx.Err() == nil {
+		t, err := keepTry(out, cc.Out, len(tries)+1)
+		if err != nil {
+			slog.Error("cell's try not kept; not run again", "cell", c.ID, "err", err)
+			break
+		}
+		tries = append(tries, t)
+		slog.Info("cell did not pass; running it again", "cell", c.ID, "status", out.Status, "try", len(tries)+1)
+		cc.Forget = cc.Reuse // the rerun's record replaces the kept try's
+		out = r.try(ctx, env, cc, c, len(tries))
+	}
+	out.Tries = tries
+	if len(tries) > 0 && out.Status == string(boot.Passed) {
+		out.Status, out.Title = report.Flaky, fmt.Sprintf("passed on try %d after %s: %s", len(tries)+1, tries[0].Status, tries[0].Title)
+	}
+	quarantine(f, &out)
+	return out
+}
+
+// retryable are the statuses of a boot worth a second try: the guest's
+// verdicts. A build that broke or an input that does not fit would only
+// fail the same way again.
+func retryable(status string) bool {
+	switch boot.Status(status) {
+	case boot.Failed, boot.Panic, boot.Timeout:
+		return true
+	}
+	return false
+}
+
+// keepTry moves a try's logs into out/try-N/ and returns what the report
+// keeps of it.
+func keepTry(rec report.Boot, out string, n int) (report.Try, error) {
+	t := report.Try{Status: rec.Status, Title: rec.Title, DurationS: rec.DurationS}
+	for _, tt := range report.Flatten(rec.Tests) {
+		if tt.Status == string(ktap.Fail) || tt.Status == string(ktap.Error) {
+			t.Failed = append(t.Failed, tt.Name)
+		}
+	}
+	dir := filepath.Join(out, fmt.Sprintf("try-%d", n))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return t, fmt.Errorf("keep try %d: %w", n, err)
+	}
+	for _, p := range []*string{&rec.ConsoleLog, &rec.ResultsRaw} {
+		if *p == "" {
+			continue
+		}
+		dst := filepath.Join(dir, filepath.Base(*p))
+		if err := os.Rename(*p, dst); err != nil {
+			return t, fmt.Errorf("keep try %d: %w", n, err)
+		}
+		*p = dst
+	}
+	t.ConsoleLog, t.ResultsRaw = rec.ConsoleLog, rec.ResultsRaw
+	return t, nil
+}
+
+// quarantine marks rec's failed tests that f quarantines with the reason,
+// and gives a cell whose only failures are quarantined tests the status
+// report.Quarantined.
+func quarantine(f File, rec *report.Boot) {
+	if len(f.Quarantine) == 0 {
+		return
+	}
+	all := markQuarantined(f, rec.Cell, "", rec.Tests)
+	if all && rec.Status == string(boot.Failed) && strings.HasPrefix(rec.Title, boot.TestsFailed) {
+		rec.Status, rec.Title = report.Quarantined, "only quarantined tests failed: "+strings.TrimPrefix(rec.Title, boot.TestsFailed)
+	}
+}
+
+// markQuarantined sets Quarantine on the failed tests of ts (under prefix)
+// that f quarantines in cell, and reports whether every failed test is
+// covered: quarantined itself, or failed only through quarantined
+// subtests.
+func markQuarantined(f File, cell, prefix string, ts []report.Test) bool {
+	all := true
+	for i := range ts {
+		t := &ts[i]
+		path := prefix + t.Name
+		subsCovered := markQuarantined(f, cell, path+"/", t.Subtests)
+		if t.Status != string(ktap.Fail) && t.Status != string(ktap.Error) {
+			continue
+		}
+		if why := f.Quarantined(cell, path); why != "" {
+			t.Quarantine = why
+			continue
+		}
+		if subsCovered && hasFailed(t.Subtests) {
+			continue
+		}
+		all = false
+	}
+	return all
+}
+
+func hasFailed(ts []report.Test) bool {
+	for _, t := range ts {
+		if t.Status == string(ktap.Fail) || t.Status == string(ktap.Error) {
+			return true
+		}
+	}
+	return false
+}
+
+// try runs cell c's try number n (0 is the first).
+func (r Runner) try(ctx context.Context, env cell.Env, cc cell.Cell, c Cell, n int) report.Boot {
+	cc.Cmdline = nil
+	if r.Fault != "" {
+		cc.Cmdline = append(cc.Cmdline, proto.ArgFault+"="+r.Fault)
+	}
+	if r.FaultFirstTry != "" && n == 0 {
+		cc.Cmdline = append(cc.Cmdline, proto.ArgFault+"="+r.FaultFirstTry)
 	}
 	out, err := cell.Run(ctx, env, cc)
 	switch {

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/ptvmlab/ptvmlab/lab/benchreport"
@@ -93,9 +94,16 @@ func Markdown(w io.Writer, r Run) {
 		if b.Status != "passed" && b.Title != "" {
 			notes = append(notes, fmt.Sprintf("- `%s` %s: %s", b.SuiteName(), b.Status, mdEscape(b.Title)))
 		}
+		for i, t := range b.Tries {
+			notes = append(notes, fmt.Sprintf("- `%s` try %d was %s: %s", b.SuiteName(), i+1, t.Status, mdEscape(t.Title)))
+		}
 		for _, t := range flatten("", b.Tests) {
 			if t.Status == string(ktap.Fail) {
-				notes = append(notes, fmt.Sprintf("- `%s` not ok `%s`: %s", b.SuiteName(), t.Name, mdEscape(strings.Join(t.Diagnostic, "; "))))
+				q := ""
+				if t.Quarantine != "" {
+					q = " (quarantined: " + mdEscape(t.Quarantine) + ")"
+				}
+				notes = append(notes, fmt.Sprintf("- `%s` not ok `%s`%s: %s", b.SuiteName(), t.Name, q, mdEscape(strings.Join(t.Diagnostic, "; "))))
 			}
 		}
 	}
@@ -118,6 +126,35 @@ func dash(s string) string {
 type pageCell struct {
 	ID, Status, Probe, Tests, Title, Console, KTAP, Accel, AccelWhy string
 	Reused                                                          bool
+	// Anchor names the cell's drill-down section; Time is its boot time.
+	Anchor, Time string
+	History      []Mark
+	Tries        []pageTry
+	All          []pageTest // every test, subtests under their parents
+}
+
+type pageTry struct {
+	N int // counted from 1
+	Try
+}
+
+type pageTest struct {
+	Path, Status, Time, Quarantine string
+	Depth                          int
+}
+
+// pageTests lists every test of b by path, with its time when the guest
+// gave one.
+func pageTests(b Boot) []pageTest {
+	var out []pageTest
+	for _, t := range flatten("", b.Tests) {
+		tm := "-"
+		if t.DurationS > 0 {
+			tm = fmt.Sprintf("%.3fs", t.DurationS)
+		}
+		out = append(out, pageTest{Path: t.Name, Status: t.Status, Time: tm, Quarantine: t.Quarantine, Depth: strings.Count(t.Name, "/")})
+	}
+	return out
 }
 
 type pageRow struct {
@@ -131,6 +168,11 @@ type page struct {
 	Columns []string
 	Rows    []pageRow
 	Count   int
+	Cells   []*pageCell // in run order, for the drill-down sections
+	// HistoryRuns labels the history strips' runs, oldest first.
+	HistoryRuns []string
+	Bench       *benchreport.Report
+	BenchCharts []template.HTML
 }
 
 // HTML renders r as a static matrix page. Links are relative to dir, where
@@ -158,8 +200,14 @@ func HTMLWith(r Run, dir string, x Extras) ([]byte, error) {
 		}
 		c := &pageCell{ID: b.SuiteName(), Status: b.Status, Probe: dash(b.Probe), Title: b.Title, Reused: b.Reused,
 			Tests: fmt.Sprintf("%d/%d", passed(b), len(b.Tests)), Console: rel(dir, b.ConsoleLog), KTAP: rel(dir, b.ResultsRaw),
-			Accel: dash(b.AccelNote()), AccelWhy: b.AccelWhy}
+			Accel: dash(b.AccelNote()), AccelWhy: b.AccelWhy, Anchor: "cell-" + anchorRe.ReplaceAllString(b.SuiteName(), "-"),
+			Time: fmt.Sprintf("%.1fs", b.DurationS), History: x.History[b.Cell], All: pageTests(b)}
+		for i, t := range b.Tries {
+			t.ConsoleLog, t.ResultsRaw = rel(dir, t.ConsoleLog), rel(dir, t.ResultsRaw)
+			c.Tries = append(c.Tries, pageTry{i + 1, t})
+		}
 		all = append(all, placed{rowIndex[row], colIndex[col], c})
+		p.Cells = append(p.Cells, c)
 	}
 	for i := range p.Rows {
 		p.Rows[i].Cells = make([]*pageCell, len(p.Columns))
@@ -168,12 +216,28 @@ func HTMLWith(r Run, dir string, x Extras) ([]byte, error) {
 		p.Rows[a.row].Cells[a.col] = a.c
 		p.Count++
 	}
+	for _, marks := range x.History {
+		if len(marks) > len(p.HistoryRuns) {
+			p.HistoryRuns = p.HistoryRuns[:0]
+			for _, m := range marks {
+				p.HistoryRuns = append(p.HistoryRuns, m.Run)
+			}
+		}
+	}
+	if x.Bench != nil {
+		p.Bench = x.Bench
+		for _, svg := range benchreport.Charts(*x.Bench) {
+			p.BenchCharts = append(p.BenchCharts, template.HTML(svg)) // built from escaped text only
+		}
+	}
 	var buf bytes.Buffer
 	if err := pageTmpl.Execute(&buf, p); err != nil {
 		return nil, fmt.Errorf("index.html: %w", err)
 	}
 	return buf.Bytes(), nil
 }
+
+var anchorRe = regexp.MustCompile(`[^A-Za-z0-9_.-]+`)
 
 // rowCol places a boot: the row is kernel and series, the column arch
 // and UML flag set.
@@ -207,23 +271,42 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 body { font-family: sans-serif; margin: 1.5em; }
 table { border-collapse: collapse; }
 th, td { border: 1px solid #999; padding: .4em .6em; text-align: left; vertical-align: top; }
-td.passed { background: #d8f5d0; } td.failed, td.panic, td.timeout { background: #f7d4d4; }
-td.infra { background: #f5e6c8; } td.skipped { background: #e8e8e8; } td.none { background: #fafafa; }
+.passed { background: #d8f5d0; } .failed, .panic, .timeout, .fail, .error { background: #f7d4d4; }
+.infra { background: #f5e6c8; } .skipped, .skip { background: #e8e8e8; } td.none { background: #fafafa; }
+.flaky, .quarantined { background: #fbeeb0; } .pass { background: #e9f8e4; }
 .small { font-size: 85%; color: #444; }
+.history { display: flex; gap: 2px; margin-top: .3em; }
+.history span { display: inline-block; width: .8em; height: .8em; border: 1px solid #777; }
+.history span.missing { background: #fff; border-style: dashed; }
+details { margin: .4em 0; } details table { margin: .3em 0 .6em 1em; font-size: 90%; }
+td.depth1 { padding-left: 1.6em; } td.depth2 { padding-left: 2.8em; } td.depth3 { padding-left: 4em; }
 </style>
 </head>
 <body data-cells="{{.Count}}">
 <h1>{{.Title}}</h1>
 <p id="status">{{.Status}}</p>
+{{if .HistoryRuns}}<p class="small">History strips: the cell in each run, oldest first: {{range $i, $r := .HistoryRuns}}{{if $i}}, {{end}}{{$r}}{{end}}.</p>{{end}}
 <table id="matrix">
 <thead><tr><th>kernel / series</th>{{range .Columns}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>
-{{range .Rows}}<tr><th>{{.Name}}</th>{{range .Cells}}{{if .}}<td class="{{.Status}}" data-cell="{{.ID}}" title="{{.Title}}"><b>{{.Status}}</b>
-<div class="small">probe {{.Probe}}, tests {{.Tests}}{{if .Reused}}, reused{{end}}</div>
+{{range .Rows}}<tr><th>{{.Name}}</th>{{range .Cells}}{{if .}}<td class="{{.Status}}" data-cell="{{.ID}}" title="{{.Title}}"><b><a href="#{{.Anchor}}">{{.Status}}</a></b>
+<div class="small">probe {{.Probe}}, tests {{.Tests}}, {{.Time}}{{if .Reused}}, reused{{end}}</div>
 <div class="small" data-accel="{{.Accel}}" title="{{.AccelWhy}}">accel {{.Accel}}</div>
-<div class="small">{{if .Console}}<a href="{{.Console}}">console</a>{{end}} {{if .KTAP}}<a href="{{.KTAP}}">KTAP</a>{{end}}</div></td>{{else}}<td class="none">-</td>{{end}}{{end}}</tr>
+<div class="small">{{if .Console}}<a href="{{.Console}}">console</a>{{end}} {{if .KTAP}}<a href="{{.KTAP}}">KTAP</a>{{end}}</div>
+{{if .History}}<div class="history" data-runs="{{len .History}}">{{range .History}}<span class="{{if .Status}}{{.Status}}{{else}}missing{{end}}" title="{{.Run}}: {{if .Status}}{{.Status}}{{else}}not in this run{{end}}"></span>{{end}}</div>{{end}}</td>{{else}}<td class="none">-</td>{{end}}{{end}}</tr>
 {{end}}</tbody>
 </table>
+<h2>Tests by cell</h2>
+{{range .Cells}}<details id="{{.Anchor}}" data-drill="{{.ID}}"{{if ne .Status "passed"}} open{{end}}>
+<summary><b>{{.ID}}</b>: {{.Status}}, {{.Tests}} passed, {{.Time}}{{if .Title}} — {{.Title}}{{end}}</summary>
+{{range .Tries}}<p class="small" data-try="{{.N}}">try {{.N}}: {{.Status}} — {{.Title}} {{if .ConsoleLog}}<a href="{{.ConsoleLog}}">console</a>{{end}} {{if .ResultsRaw}}<a href="{{.ResultsRaw}}">KTAP</a>{{end}}</p>{{end}}
+{{if .All}}<table><thead><tr><th>test</th><th>status</th><th>time</th></tr></thead><tbody>
+{{range .All}}<tr data-test="{{.Path}}"><td class="depth{{.Depth}}">{{.Path}}</td><td class="{{.Status}}">{{.Status}}{{if .Quarantine}} (quarantined: {{.Quarantine}}){{end}}</td><td>{{.Time}}</td></tr>
+{{end}}</tbody></table>{{else}}<p class="small">no test results</p>{{end}}
+</details>
+{{end}}
+{{if .Bench}}<h2 id="bench">Bench: {{.Bench.Kernel}}, series {{.Bench.Series}}, {{.Bench.Guest}} guest ({{.Bench.Status}})</h2>
+{{range .BenchCharts}}<div class="chart">{{.}}</div>{{end}}{{end}}
 <script>
 // Says the page rendered: the count of cells the browser laid out.
 document.body.dataset.rendered = String(document.querySelectorAll("td[data-cell]").length);

@@ -99,6 +99,11 @@ type Boot struct {
 // passed: neither passed nor failed. Its Tries keep the try that failed.
 const Flaky = "flaky"
 
+// Quarantined is the status of a cell whose report was complete and whose
+// only failures are of tests quarantined in the matrix file: reported, and
+// not failing the run.
+const Quarantined = "quarantined"
+
 // Try is an earlier try at a cell, kept with its own logs when the cell was
 // run again.
 type Try struct {
@@ -152,11 +157,15 @@ func Tests(rs []ktap.Result) []Test {
 	return out
 }
 
-// tookS reads a test's time from its last "took 1.5ms" diagnostic, which
-// the guest suite writes after each test; 0 when there is none.
+// tookS reads a test's time from its last "NAME: took 1.5ms" diagnostic,
+// which the guest suite writes after each test; 0 when there is none.
 func tookS(diags []string) float64 {
 	for i := len(diags) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(diags[i], "took "); ok {
+		d := diags[i]
+		if _, after, ok := strings.Cut(d, ": "); ok && !strings.HasPrefix(d, "took ") {
+			d = after
+		}
+		if v, ok := strings.CutPrefix(d, "took "); ok {
 			if d, err := time.ParseDuration(strings.TrimSpace(v)); err == nil {
 				return d.Seconds()
 			}
@@ -362,8 +371,17 @@ func Summary(w io.Writer, r Run) {
 		}
 	}
 	for _, b := range r.Boots {
+		for i, t := range b.Tries {
+			fmt.Fprintf(w, "%s: try %d was %s: %s (console %s)\n", b.SuiteName(), i+1, t.Status, t.Title, dash(t.ConsoleLog))
+		}
+	}
+	for _, b := range r.Boots {
 		for _, t := range flatten("", b.Tests) {
 			if t.Status == string(ktap.Fail) {
+				if t.Quarantine != "" {
+					fmt.Fprintf(w, "\n%s: not ok %s (quarantined: %s)\n", b.SuiteName(), t.Name, t.Quarantine)
+					continue
+				}
 				fmt.Fprintf(w, "\n%s: not ok %s\n", b.SuiteName(), t.Name)
 				for _, d := range t.Diagnostic {
 					fmt.Fprintf(w, "    %s\n", d)

@@ -85,3 +85,25 @@ func TestWriteAllAndSummary(t *testing.T) {
 		t.Errorf("StatusLine = %q", got)
 	}
 }
+
+// TestTookS: a test's time is its last "took" diagnostic; none, or one
+// that is not a duration, is 0.
+func TestTookS(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		diags []string
+		want  float64
+	}{
+		{nil, 0},
+		{[]string{"took 1.5s"}, 1.5},
+		{[]string{"took 2ms", "subtest x", "took 250ms"}, 0.25},
+		{[]string{"took soon"}, 0},
+		{[]string{"it took 3s"}, 0},
+		{[]string{"skipexit: exit stop skipped", "skipexit: took 13.181ms"}, 0.013181},
+		{[]string{"skipexit: it took 3s"}, 0},
+	} {
+		if got := tookS(tc.diags); got != tc.want {
+			t.Errorf("tookS(%q) = %v, want %v", tc.diags, got, tc.want)
+		}
+	}
+}

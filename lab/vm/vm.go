@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/ptvmlab/ptvmlab/guesttests/proto"
@@ -38,6 +39,11 @@ type Spec struct {
 	// both stay silent this long is stopped as timed out. 0 is the
 	// backend's default for its accelerator; negative turns it off.
 	Silence time.Duration
+	// Live, when set, receives the results channel's bytes as they come
+	// (Output.Results still gets them all), for a live view of the boot;
+	// a retried boot sends its stream again from the start. A write to it
+	// must not block for long: the guest waits on it.
+	Live io.Writer
 }
 
 // Attempt is a boot attempt that was abandoned and retried: a boot under

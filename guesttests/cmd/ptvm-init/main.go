@@ -79,6 +79,10 @@ func main() {
 	if args.Bench {
 		testArgs = append(testArgs, "-bench")
 	}
+	if name, ok := strings.CutPrefix(args.Fault, proto.FaultFail); ok {
+		logf("fault=%s: test %s will fail on purpose", args.Fault, name)
+		testArgs = append(testArgs, "-fail", name)
+	}
 	if len(args.Tests) > 0 {
 		testArgs = append(testArgs, "-tests", strings.Join(args.Tests, ","))
 	}

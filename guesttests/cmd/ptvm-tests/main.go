@@ -34,6 +34,7 @@ func main() {
 	only := flag.String("tests", "", "comma-separated test names to run (default all)")
 	bench := flag.Bool("bench", false, "run the benchmarks (bench, bench_loop)")
 	ia32 := flag.String("ia32", suite.IA32Binary, "the suite's 386 build, for the ia32 test")
+	planted := flag.String("fail", "", "fail this test on purpose after it ran (the lab's own tests: ptvmlab.fault=fail:NAME)")
 	flag.Parse()
 	self, err := os.Executable()
 	if err != nil {
@@ -56,7 +57,7 @@ func main() {
 			os.Exit(2)
 		}
 	}
-	if suite.Run(os.Stdout, suite.Config{Self: self, Expect: level, IA32: *ia32, Bench: *bench}, tests) > 0 {
+	if suite.Run(os.Stdout, suite.Config{Self: self, Expect: level, IA32: *ia32, Bench: *bench, Planted: *planted}, tests) > 0 {
 		os.Exit(1)
 	}
 }

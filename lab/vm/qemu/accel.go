@@ -349,6 +349,7 @@ func (b *Backend) probe(ctx context.Context, s vm.Spec, kvm bool) (bool, string,
 	ps := s
 	ps.Cmdline = append(append([]string(nil), s.Cmdline...), s.Probe...)
 	ps.Timeout, ps.Silence, ps.Dir = ProbeDeadline, probeSilence, dir
+	ps.Live = nil // the probe is not the boot the caller watches
 	if !kvm {
 		ps.Timeout *= 3 // TCG is slower; this is a control, not a race
 	}

@@ -258,7 +258,7 @@ func (b *Backend) boot(ctx context.Context, s vm.Spec, kvm bool) (*vm.Output, er
 		console.copy(io.MultiWriter(consoleFile), activityReader{stdout, touch}, crashed)
 	}()
 
-	res := &resultsReader{touch: touch}
+	res := &resultsReader{touch: touch, live: s.Live}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -391,7 +391,8 @@ func dialQMP(path string, exited <-chan struct{}) *qmp.SocketMonitor {
 type resultsReader struct {
 	data  []byte
 	first time.Duration
-	touch func() // called on every byte that comes
+	touch func()    // called on every byte that comes
+	live  io.Writer // vm.Spec.Live: a copy of every byte, as it comes; nil for none
 }
 
 func (r *resultsReader) read(path string, start time.Time, exited <-chan struct{}) {
@@ -419,6 +420,9 @@ func (r *resultsReader) read(path string, start time.Time, exited <-chan struct{
 			}
 			if len(r.data) < 16<<20 {
 				r.data = append(r.data, buf[:n]...)
+			}
+			if r.live != nil {
+				_, _ = r.live.Write(buf[:n])
 			}
 		}
 		if err != nil {
