@@ -160,40 +160,18 @@ type Task struct {
 }
 
 // Add counts n more (objects compiled, results come).
-func (t *Task) Add(n int) {
-	if t == nil {
-		return
-	}
-	t.mu.Lock()
-	if t.ended {
-		t.mu.Unlock()
-		return
-	}
-	t.count += n
-	count, total := t.count, t.total
-	t.mu.Unlock()
-	t.draw(count, total)
-}
+func (t *Task) Add(n int) { t.update(func() { t.count += n }) }
 
 // Set sets the count to n: a boot retried from its start counts again.
-func (t *Task) Set(n int) {
-	if t == nil {
-		return
-	}
-	t.mu.Lock()
-	if t.ended {
-		t.mu.Unlock()
-		return
-	}
-	t.count = n
-	count, total := t.count, t.total
-	t.mu.Unlock()
-	t.draw(count, total)
-}
+func (t *Task) Set(n int) { t.update(func() { t.count = n }) }
 
 // SetTotal sets how many the task will count, when it is known (a boot's
 // plan); zero is unknown.
-func (t *Task) SetTotal(n int) {
+func (t *Task) SetTotal(n int) { t.update(func() { t.total, t.guess = max(n, 0), false }) }
+
+// update changes a task that has not ended, under its lock, and redraws
+// it; a nil or ended task is left alone.
+func (t *Task) update(change func()) {
 	if t == nil {
 		return
 	}
@@ -202,7 +180,7 @@ func (t *Task) SetTotal(n int) {
 		t.mu.Unlock()
 		return
 	}
-	t.total, t.guess = max(n, 0), false
+	change()
 	count, total := t.count, t.total
 	t.mu.Unlock()
 	t.draw(count, total)
