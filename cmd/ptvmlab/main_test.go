@@ -35,6 +35,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"run", "--format", "xml"}, `format "xml" is not known: choose kcidb`},
 		{[]string{"matrix", "merge", "--format", "kcidb,tap", "x"}, `format "tap" is not known: choose kcidb`},
 		{[]string{"matrix", "--format", "json"}, `format "json" is not known: choose kcidb`},
+		{[]string{"matrix", "--fault", "fail:a", "--fault-first-try", "fail:b"}, "--fault and --fault-first-try: choose one"},
 		{[]string{"matrix", "compare", "a"}, "1 run directories given: name two, BASE and NEW"},
 		{[]string{"run", "--timeout=-1s"}, "--timeout -1s: a boot limit must be positive"},
 		{[]string{"run", "--timeout", "0"}, "--timeout 0s: a boot limit must be positive"},

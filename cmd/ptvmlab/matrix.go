@@ -111,6 +111,9 @@ func matrixRun(ctx context.Context, args []string, stdout io.Writer, sharded boo
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if fault != "" && faultFirst != "" {
+		return usagef("--fault and --fault-first-try: choose one (the guest reads one ptvmlab.fault)")
+	}
 	f, err := m.load()
 	if err != nil {
 		return err
@@ -251,6 +254,15 @@ func matrixMerge(args []string, stdout io.Writer) error {
 			}
 			if rec.ResultsRaw, err = relocate(rec.ResultsRaw, dir, out); err != nil {
 				return err
+			}
+			for i := range rec.Tries { // a flaky cell's earlier try: its logs are half the story
+				t := &rec.Tries[i]
+				if t.ConsoleLog, err = relocate(t.ConsoleLog, dir, out); err != nil {
+					return err
+				}
+				if t.ResultsRaw, err = relocate(t.ResultsRaw, dir, out); err != nil {
+					return err
+				}
 			}
 			merged.Boots = append(merged.Boots, rec)
 		}

@@ -401,7 +401,7 @@ func Boot(ctx context.Context, env Env, p *Plan) (report.Boot, error) {
 	c := p.Cell
 	if c.Forget {
 		if err := cache.RemoveAll(env.Cache.Path("results", p.Key)); err != nil {
-			return rec, fmt.Errorf("forget the kept record: %w", err)
+			return rec, fmt.Errorf("cell %s: removing the kept record %s before its rerun: %w; remove it by hand, or run with --fresh", c.progressName(), env.Cache.Path("results", p.Key), err)
 		}
 	} else if c.Reuse {
 		if old, ok := reuse(env.Cache, p.Key, c.Out); ok {

@@ -170,7 +170,7 @@ func Compare(base, new Side, history []Side, o Opts) Result {
 		switch {
 		case !inBase:
 			r.NewCells = append(r.NewCells, CellChange{Cell: id, New: n.Status, Title: n.Title})
-		case !inNew && b.Status == string(boot.Passed):
+		case !inNew && cellOK(b.Status):
 			r.CellRegressions = append(r.CellRegressions, CellChange{Cell: id, Base: b.Status, Title: "not in NEW"})
 		case !inNew:
 			r.VanishedCells = append(r.VanishedCells, CellChange{Cell: id, Base: b.Status, Title: b.Title})
@@ -191,16 +191,17 @@ func (r *Result) compareCell(id string, b, n report.Boot) {
 	switch {
 	case n.Status == report.Flaky:
 		r.Flaky = append(r.Flaky, flakyCell(id, b.Status, n))
-	case b.Status == string(boot.Passed) && kernelFailed(n.Status):
+	case cellOK(b.Status) && !cellOK(n.Status):
 		regressed = true
-	case kernelFailed(b.Status) && n.Status == string(boot.Passed):
+	case !cellOK(b.Status) && cellOK(n.Status):
 		r.CellFixes = append(r.CellFixes, c)
 	case b.Status != n.Status:
 		r.ChangedCells = append(r.ChangedCells, c)
 	}
-	// A boot that ended early did not reach its later tests: the cell's
-	// regression stands for them.
-	endedEarly := regressed && n.Status != string(boot.Failed)
+	// A boot that did not run its tests to the end (a panic, a timeout,
+	// infra, a skipped or interrupted cell) did not reach its later tests:
+	// the cell's own entry stands for them.
+	endedEarly := !reportedAll(n.Status)
 	c.Unreached = r.compareTests(id, b.Tests, n.Tests, endedEarly)
 	if regressed {
 		r.CellRegressions = append(r.CellRegressions, c)
@@ -277,14 +278,15 @@ func flakyCell(id, base string, n report.Boot) FlakyCell {
 	return f
 }
 
-// kernelFailed: a cell status that counts against a cell that passed.
-func kernelFailed(status string) bool {
-	switch boot.Status(status) {
-	case boot.Failed, boot.Panic, boot.Timeout, boot.Infra:
-		return true
-	}
-	return false
+// cellOK is a cell status that does not fail a run: passed, flaky (passed
+// on a rerun) or quarantined (only quarantined tests failed).
+func cellOK(status string) bool {
+	return status == string(boot.Passed) || status == report.Flaky || status == report.Quarantined
 }
+
+// reportedAll is a cell status whose boot reported every test it ran to
+// the end of its plan.
+func reportedAll(status string) bool { return cellOK(status) || status == string(boot.Failed) }
 
 func passing(status string) bool { return status == string(ktap.Pass) }
 

@@ -84,6 +84,36 @@ func TestCompare(t *testing.T) {
 			},
 		},
 		{
+			name:      "a flaky cell that now times out is a regression, its unreached tests counted on the cell",
+			base:      run(func() report.Boot { b := healthy(c612); b.Status = report.Flaky; return b }()),
+			new:       run(report.Boot{Cell: c612, Status: "timeout", Title: "no end after 5m0s", Tests: []report.Test{pass("probe")}}),
+			regressed: true,
+			check: func(t *testing.T, r Result) {
+				eq(t, "cell regressions", r.CellRegressions, []CellChange{{Cell: c612, Base: "flaky", New: "timeout", Title: "no end after 5m0s", Unreached: 4}})
+				eq(t, "test regressions", r.TestRegressions, []TestChange(nil))
+			},
+		},
+		{
+			name:      "a cell that passed and is now skipped is one regression, not one per test",
+			base:      run(healthy(c612)),
+			new:       run(report.Boot{Cell: c612, Status: "skipped", Title: "environment variable not set: PTVMLAB_LINUX_2_6_29"}),
+			regressed: true,
+			check: func(t *testing.T, r Result) {
+				eq(t, "cell regressions", r.CellRegressions, []CellChange{{Cell: c612, Base: "passed", New: "skipped",
+					Title: "environment variable not set: PTVMLAB_LINUX_2_6_29", Unreached: 5}})
+				eq(t, "test regressions", r.TestRegressions, []TestChange(nil))
+			},
+		},
+		{
+			name: "a quarantined cell that now passes is a change, not a fix or a regression",
+			base: run(cell(c612, report.Quarantined, pass("probe"), report.Test{Name: "uml", Status: "fail", Quarantine: "#12"})),
+			new:  run(cell(c612, "passed", pass("probe"), pass("uml"))),
+			check: func(t *testing.T, r Result) {
+				eq(t, "cell fixes", r.CellFixes, []CellChange(nil))
+				eq(t, "changed cells", r.ChangedCells, []CellChange{{Cell: c612, Base: report.Quarantined, New: "passed"}})
+			},
+		},
+		{
 			name: "a quarantined failure is listed, not a regression",
 			base: run(healthy(c612)),
 			new: run(cell(c612, report.Quarantined, pass("probe"), pass("ptrace_vm", pass("skipcall"), pass("skipexit")),

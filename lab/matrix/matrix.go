@@ -191,7 +191,7 @@ func (f File) check(path string, now time.Time) error {
 			return fmt.Errorf("%s: expired on %s; fix the test, or renew the entry with a new date and reason", where, q.Expires.Format(time.DateOnly))
 		}
 		if _, err := pathpkg.Match(q.Cells, ""); err != nil {
-			return fmt.Errorf("%s: cells %q is not a pattern: %v", where, q.Cells, err)
+			return fmt.Errorf("%s: cells %q is not a pattern (%v); use path.Match syntax, e.g. \"6.12/*/x86_64/*\"", where, q.Cells, err)
 		}
 	}
 	return nil

@@ -117,6 +117,7 @@ func (r Runner) runCell(ctx context.Context, env cell.Env, f File, trees *treeCa
 	}
 	var tries []report.Try
 	out := r.try(ctx, env, cc, c, len(tries))
+	quarantine(f, &out) // a cell whose only failures are quarantined is not run again
 	for len(tries) < f.RetryCount() && retryable(out.Status) && ctx.Err() == nil {
 		t, err := keepTry(out, cc.Out, len(tries)+1)
 		if err != nil {
@@ -127,12 +128,12 @@ func (r Runner) runCell(ctx context.Context, env cell.Env, f File, trees *treeCa
 		slog.Info("cell did not pass; running it again", "cell", c.ID, "status", out.Status, "try", len(tries)+1)
 		cc.Forget = cc.Reuse // the rerun's record replaces the kept try's
 		out = r.try(ctx, env, cc, c, len(tries))
+		quarantine(f, &out)
 	}
 	out.Tries = tries
-	if len(tries) > 0 && out.Status == string(boot.Passed) {
-		out.Status, out.Title = report.Flaky, fmt.Sprintf("passed on try %d after %s: %s", len(tries)+1, tries[0].Status, tries[0].Title)
+	if len(tries) > 0 && (out.Status == string(boot.Passed) || out.Status == report.Quarantined) {
+		out.Status, out.Title = report.Flaky, fmt.Sprintf("%s on try %d after %s: %s", out.Status, len(tries)+1, tries[0].Status, tries[0].Title)
 	}
-	quarantine(f, &out)
 	return out
 }
 
@@ -152,7 +153,9 @@ func retryable(status string) bool {
 func keepTry(rec report.Boot, out string, n int) (report.Try, error) {
 	t := report.Try{Status: rec.Status, Title: rec.Title, DurationS: rec.DurationS}
 	for _, tt := range report.Flatten(rec.Tests) {
-		if tt.Status == string(ktap.Fail) || tt.Status == string(ktap.Error) {
+		// The tests that failed themselves: a parent that failed through its
+		// subtests is not listed again.
+		if (tt.Status == string(ktap.Fail) || tt.Status == string(ktap.Error)) && !hasFailed(tt.Subtests) {
 			t.Failed = append(t.Failed, tt.Name)
 		}
 	}
@@ -160,12 +163,21 @@ func keepTry(rec report.Boot, out string, n int) (report.Try, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return t, fmt.Errorf("keep try %d: %w", n, err)
 	}
-	for _, p := range []*string{&rec.ConsoleLog, &rec.ResultsRaw} {
+	logs := []*string{&rec.ConsoleLog, &rec.ResultsRaw}
+	for i := range rec.Attempts {
+		logs = append(logs, &rec.Attempts[i].ConsoleLog) // a KVM attempt's console.kvm.log
+	}
+	for _, p := range logs {
 		if *p == "" {
 			continue
 		}
 		dst := filepath.Join(dir, filepath.Base(*p))
-		if err := os.Rename(*p, dst); err != nil {
+		err := os.Rename(*p, dst)
+		if errors.Is(err, os.ErrNotExist) {
+			*p = "" // a log the record names but that was never kept: nothing to move
+			continue
+		}
+		if err != nil {
 			return t, fmt.Errorf("keep try %d: %w", n, err)
 		}
 		*p = dst

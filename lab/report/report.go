@@ -266,20 +266,26 @@ func (b Boot) SuiteName() string {
 // JUnit renders r as JUnit XML. A boot that did not end as passed or
 // failed (panic, timeout, infra) becomes one errored test case named "boot",
 // so that no CI dashboard reads a crashed kernel as "no tests, all fine".
+// A quarantined test's failure is a skipped case saying why.
 func JUnit(r Run) ([]byte, error) {
 	var all junitSuites
 	for _, b := range r.Boots {
 		s := junitSuite{Name: b.SuiteName(), Time: fmt.Sprintf("%.3f", b.DurationS), Properties: junitProperties(b)}
 		for _, t := range flatten("", b.Tests) {
 			c := junitCase{Name: t.Name, Classname: s.Name, SystemOut: strings.Join(t.Diagnostic, "\n")}
-			switch ktap.Status(t.Status) {
-			case ktap.Fail:
+			switch st := ktap.Status(t.Status); {
+			case t.Quarantine != "" && (st == ktap.Fail || st == ktap.Error):
+				// Reported, and not failing the run: a dashboard should not
+				// read the run as red either.
+				c.Skipped = &junitMsg{Message: "quarantined: " + t.Quarantine, Body: strings.Join(t.Diagnostic, "\n")}
+				s.Skipped++
+			case st == ktap.Fail:
 				c.Failure = &junitMsg{Message: "not ok " + t.Name, Body: strings.Join(t.Diagnostic, "\n")}
 				s.Failures++
-			case ktap.Error:
+			case st == ktap.Error:
 				c.Error = &junitMsg{Message: t.Directive}
 				s.Errors++
-			case ktap.Skip:
+			case st == ktap.Skip:
 				c.Skipped = &junitMsg{Message: t.Directive}
 				s.Skipped++
 			}

@@ -107,3 +107,24 @@ func TestTookS(t *testing.T) {
 		}
 	}
 }
+
+// TestJUnitQuarantine: a quarantined test's failure is a skipped case that
+// says why, and a quarantined cell adds no failing "boot" case; the same
+// failure without a quarantine is a failure.
+func TestJUnitQuarantine(t *testing.T) {
+	t.Parallel()
+	tests := []Test{{Name: "uml", Status: "fail", Quarantine: "bug 12", Diagnostic: []string{"uml: hung"}}}
+	run := Run{Boots: []Boot{{Cell: "6.12/auto/i386/default", Status: Quarantined, Tests: tests},
+		{Cell: "6.12/auto/x86_64/default", Status: "failed", Title: "failed: uml", Tests: []Test{{Name: "uml", Status: "fail"}}}}}
+	b, err := JUnit(run)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := string(b)
+	for _, want := range []string{`<testsuite name="6.12/auto/i386/default" tests="1" failures="0" errors="0" skipped="1"`,
+		`<skipped message="quarantined: bug 12">uml: hung</skipped>`, `<testsuite name="6.12/auto/x86_64/default" tests="1" failures="1"`} {
+		if !strings.Contains(x, want) {
+			t.Errorf("junit lacks %q:\n%s", want, x)
+		}
+	}
+}
