@@ -28,14 +28,10 @@ func TestMergeKeepsTries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	run := report.Run{Boots: []report.Boot{{Cell: "6.12/auto/i386/default", Kernel: "debian:6.12", Version: "6.12.117", Series: "6.12", Arch: "i386",
+	writeRun(t, filepath.Dir(shard), filepath.Base(shard), report.Boot{Cell: "6.12/auto/i386/default", Kernel: "debian:6.12", Version: "6.12.117", Series: "6.12", Arch: "i386",
 		Status: report.Flaky, Digest: "sha256:1", Build: &report.Build{Key: "k1", Cached: true}, ConsoleLog: filepath.Join(cellDir, "console.log"), Tests: []report.Test{{Name: "baseline", Status: "pass"}},
 		Tries: []report.Try{{Status: "failed", Failed: []string{"baseline"},
-			ConsoleLog: filepath.Join(tryDir, "console.log"), ResultsRaw: filepath.Join(tryDir, "results.raw")}}}}}
-	b, _ := json.Marshal(run)
-	if err := os.WriteFile(filepath.Join(shard, "results.json"), b, 0o644); err != nil {
-		t.Fatal(err)
-	}
+			ConsoleLog: filepath.Join(tryDir, "console.log"), ResultsRaw: filepath.Join(tryDir, "results.raw")}}})
 	var stdout, stderr bytes.Buffer
 	if code := realMain([]string{"matrix", "merge", "--format", "kcidb", "--out", out, shard}, &stdout, &stderr); code != exitPassed {
 		t.Fatalf("merge: exit %d (a flaky cell does not fail the run)\n%s%s", code, stdout.String(), stderr.String())

@@ -225,7 +225,7 @@ func (r *Result) compareTests(cell string, base, new []report.Test, endedEarly b
 			c.Diagnostic = x.Diagnostic
 		}
 		switch {
-		case inNew && failing(y.Status) && y.Quarantine != "":
+		case inNew && y.Failed() && y.Quarantine != "":
 			c.Quarantine = y.Quarantine
 			r.Quarantined = append(r.Quarantined, c)
 		case !inBase:
@@ -236,9 +236,9 @@ func (r *Result) compareTests(cell string, base, new []report.Test, endedEarly b
 			regressions = append(regressions, c)
 		case !inNew:
 			r.VanishedTests = append(r.VanishedTests, c)
-		case passing(x.Status) && failing(y.Status):
+		case passing(x.Status) && y.Failed():
 			regressions = append(regressions, c)
-		case failing(x.Status) && passing(y.Status):
+		case x.Failed() && passing(y.Status):
 			fixes = append(fixes, c)
 		case x.Status != y.Status:
 			r.ChangedTests = append(r.ChangedTests, c)
@@ -289,10 +289,6 @@ func cellOK(status string) bool {
 func reportedAll(status string) bool { return cellOK(status) || status == string(boot.Failed) }
 
 func passing(status string) bool { return status == string(ktap.Pass) }
-
-func failing(status string) bool {
-	return status == string(ktap.Fail) || status == string(ktap.Error)
-}
 
 // CellID names a record: its matrix cell, or for a record from outside a
 // matrix its suite name (version/series/arch).

@@ -15,7 +15,6 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/boot"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/cell"
-	"github.com/ptvmlab/ptvmlab/lab/ktap"
 	"github.com/ptvmlab/ptvmlab/lab/report"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
@@ -155,7 +154,7 @@ func keepTry(rec report.Boot, out string, n int) (report.Try, error) {
 	for _, tt := range report.Flatten(rec.Tests) {
 		// The tests that failed themselves: a parent that failed through its
 		// subtests is not listed again.
-		if (tt.Status == string(ktap.Fail) || tt.Status == string(ktap.Error)) && !hasFailed(tt.Subtests) {
+		if tt.Failed() && !hasFailed(tt.Subtests) {
 			t.Failed = append(t.Failed, tt.Name)
 		}
 	}
@@ -209,7 +208,7 @@ func markQuarantined(f File, cell, prefix string, ts []report.Test) bool {
 		t := &ts[i]
 		path := prefix + t.Name
 		subsCovered := markQuarantined(f, cell, path+"/", t.Subtests)
-		if t.Status != string(ktap.Fail) && t.Status != string(ktap.Error) {
+		if !t.Failed() {
 			continue
 		}
 		if why := f.Quarantined(cell, path); why != "" {
@@ -226,7 +225,7 @@ func markQuarantined(f File, cell, prefix string, ts []report.Test) bool {
 
 func hasFailed(ts []report.Test) bool {
 	for _, t := range ts {
-		if t.Status == string(ktap.Fail) || t.Status == string(ktap.Error) {
+		if t.Failed() {
 			return true
 		}
 	}

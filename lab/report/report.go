@@ -157,6 +157,9 @@ func Tests(rs []ktap.Result) []Test {
 	return out
 }
 
+// Failed reports whether t failed: not ok, or an error.
+func (t Test) Failed() bool { return t.Status == string(ktap.Fail) || t.Status == string(ktap.Error) }
+
 // tookS reads a test's time from its last "NAME: took 1.5ms" diagnostic,
 // which the guest suite writes after each test; 0 when there is none.
 func tookS(diags []string) float64 {
