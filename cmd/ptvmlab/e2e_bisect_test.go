@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ptvmlab/ptvmlab/lab/bisect"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/source"
 )
@@ -20,6 +21,14 @@ import (
 // first patch, two harmless commits, the commit that breaks SKIPEXIT, one
 // more harmless commit; and, on a branch, a commit that does not build. It
 // returns the repository and the commits by name.
+//
+// The repository is made afresh each run, always at the same place in the
+// lab's cache (and removed after): the in-place build's ccache base_dir
+// holds the tree and the object directory, so a run's compiles hit the
+// last run's ccache entries only when the tree sits at the same place
+// relative to the object directory. Its object directory is emptied
+// first, so that the first step is a whole build (through ccache) and
+// the second an incremental one.
 func bisectRepo(t *testing.T) (string, map[string]string) {
 	t.Helper()
 	c, err := cache.Default()
@@ -31,13 +40,26 @@ func bisectRepo(t *testing.T) (string, map[string]string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	repo := filepath.Join(t.TempDir(), "linux")
+	repo := c.Path("e2e", "bisect-linux")
+	clean := func() {
+		for _, d := range []string{repo, bisect.ObjDir(c, repo, "i386")} {
+			if err := cache.RemoveAll(d); err != nil {
+				t.Fatalf("removing %s: %v", d, err)
+			}
+		}
+	}
+	clean()
+	t.Cleanup(clean)
+	if err := os.MkdirAll(filepath.Dir(repo), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := source.CopyTreeContents(tree.Dir, repo); err != nil {
 		t.Fatal(err)
 	}
 	git := func(args ...string) string {
 		t.Helper()
-		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.name=ptvmlab tests", "-c", "user.email=tests@example.org"}, args...)...)
+		// gc.auto=0: no repack of the tree's objects between commits.
+		cmd := exec.Command("git", append([]string{"-C", repo, "-c", "gc.auto=0", "-c", "user.name=ptvmlab tests", "-c", "user.email=tests@example.org"}, args...)...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("git %v: %v\n%s", args, err, out)

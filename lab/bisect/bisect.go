@@ -22,6 +22,7 @@ import (
 
 	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/boot"
+	"github.com/ptvmlab/ptvmlab/lab/cache"
 	"github.com/ptvmlab/ptvmlab/lab/cell"
 	"github.com/ptvmlab/ptvmlab/lab/era"
 	"github.com/ptvmlab/ptvmlab/lab/kbuild"
@@ -98,8 +99,7 @@ func step(ctx context.Context, env cell.Env, o Options) (Verdict, error) {
 	if err != nil {
 		return Verdict{}, err
 	}
-	sum := sha256.Sum256([]byte(repo))
-	obj := env.Cache.Path("bisect", hex.EncodeToString(sum[:8])+"-"+o.Arch)
+	obj := ObjDir(env.Cache, repo, o.Arch)
 	b, err := kbuild.BuildInPlace(ctx, env.Cache, kbuild.Request{Tree: tree, Arch: arch, Fragments: frags, CFlags: prof.CFlags,
 		Jobs: o.Jobs, Progress: env.Progress}, obj)
 	if err != nil {
@@ -121,6 +121,14 @@ func step(ctx context.Context, env cell.Env, o Options) (Verdict, error) {
 	}
 	v.Reason += fmt.Sprintf("; %d objects compiled in %s", b.Compiled, b.Took.Round(time.Second))
 	return v, nil
+}
+
+// ObjDir is the object directory the steps of a bisection of repo (an
+// absolute path) build arch into: one per repository and arch, kept
+// between steps and between bisections of the same repository.
+func ObjDir(c cache.Dir, repo, arch string) string {
+	sum := sha256.Sum256([]byte(repo))
+	return c.Path("bisect", hex.EncodeToString(sum[:8])+"-"+arch)
 }
 
 var firstBadRe = regexp.MustCompile(`(?m)^([0-9a-f]{40}) is the first bad commit`)

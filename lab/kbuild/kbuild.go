@@ -161,7 +161,7 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 		return Result{}, err
 	}
 	defer logf.Close()
-	m := maker{src: src, obj: obj, arch: req.Arch, env: tc.env(c, work), vars: tc.makeVars, log: logf}
+	m := maker{src: src, obj: obj, arch: req.Arch, env: tc.env(c, filepath.Dir(work)), vars: tc.makeVars, log: logf}
 
 	cfg, err := configure(ctx, m, req)
 	if err != nil {
@@ -429,14 +429,15 @@ func checkM32(ctx context.Context, cc, arch string) error {
 }
 
 // env is the environment make runs in: the caller's PATH and HOME, the fixed
-// reproducible values, and ccache pointed at the cache with base_dir at the
-// work area, so that the same file in two work copies (patched and
-// unpatched, two eras) hits the same ccache entry.
-func (tc toolchainInfo) env(c cache.Dir, work string) []string {
+// reproducible values, and ccache pointed at the cache with base_dir at
+// base (the work areas' parent, for a copied tree), so that the same file
+// in two work copies (patched and unpatched, two eras) hits the same
+// ccache entry.
+func (tc toolchainInfo) env(c cache.Dir, base string) []string {
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
 	env = append(env, Env...)
 	if tc.ccache {
-		env = append(env, "CCACHE_DIR="+c.Path("ccache"), "CCACHE_BASEDIR="+filepath.Dir(work),
+		env = append(env, "CCACHE_DIR="+c.Path("ccache"), "CCACHE_BASEDIR="+base,
 			"CCACHE_NOHASHDIR=1", "CCACHE_SLOPPINESS=time_macros")
 	}
 	return env
@@ -519,7 +520,11 @@ func BuildInPlace(ctx context.Context, c cache.Dir, req Request, obj string) (Re
 	}
 	defer logf.Close()
 	compiled := 0
-	m := maker{src: req.Tree.Dir, obj: obj, arch: req.Arch, env: tc.env(c, obj), vars: tc.makeVars, log: logf}
+	// ccache's base_dir holds both the tree and the object directory, so
+	// that the compiler's paths into the tree are relative ones and a
+	// second clone at the same place relative to obj (the bisect test's
+	// history, made afresh each run) hits the first one's entries.
+	m := maker{src: req.Tree.Dir, obj: obj, arch: req.Arch, env: tc.env(c, commonDir(absPath(req.Tree.Dir), absPath(obj))), vars: tc.makeVars, log: logf}
 	if _, err := configure(ctx, m, req); err != nil {
 		return Result{}, keepLog(c, req.Arch.Name, logPath, err)
 	}
@@ -544,6 +549,27 @@ func BuildInPlace(ctx context.Context, c cache.Dir, req Request, obj string) (Re
 	slog.Info("built in place", "arch", req.Arch.Name, "compiled", compiled, "took", time.Since(start).Round(time.Second))
 	return Result{Key: key, Dir: obj, Image: filepath.Join(obj, req.Arch.Image), Config: filepath.Join(obj, ".config"),
 		Log: logPath, Took: time.Since(start), Compiled: compiled}, nil
+}
+
+// commonDir is the deepest directory holding both a and b (absolute,
+// clean paths): "/" when they share nothing else.
+func commonDir(a, b string) string {
+	as, bs := strings.Split(filepath.Clean(a), "/"), strings.Split(filepath.Clean(b), "/")
+	n := 0
+	for n < len(as) && n < len(bs) && as[n] == bs[n] {
+		n++
+	}
+	if d := strings.Join(as[:n], "/"); d != "" {
+		return d
+	}
+	return "/"
+}
+
+func absPath(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
 }
 
 // CheckBzImage checks that path is an x86 kernel image QEMU can boot

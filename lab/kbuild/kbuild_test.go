@@ -224,3 +224,17 @@ func TestBzImageVersion(t *testing.T) {
 		}
 	}
 }
+
+func TestCommonDir(t *testing.T) {
+	for _, tc := range []struct{ a, b, want string }{
+		{"/root/.cache/ptvmlab/tests/bisect/linux", "/root/.cache/ptvmlab/bisect/3c08-i386", "/root/.cache/ptvmlab"},
+		{"/home/k/linux", "/home/k/linux/obj", "/home/k/linux"},
+		{"/a/b", "/a/bc", "/a"},
+		{"/tmp/x/linux", "/root/.cache/ptvmlab/bisect/y", "/"},
+		{"/a/b/", "/a/b", "/a/b"},
+	} {
+		if got := commonDir(tc.a, tc.b); got != tc.want {
+			t.Errorf("commonDir(%q, %q) = %q, want %q", tc.a, tc.b, got, tc.want)
+		}
+	}
+}
