@@ -12,6 +12,11 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/vm/qemu"
 )
 
+// accelTests are the guest tests the accelerator tests boot: what they
+// prove is which accelerator ran and why, not the series, so two tests do
+// (and no UML or selftest is built for them).
+const accelTests = "ptvmlab.tests=probe,baseline"
+
 // kvmWrapper copies a stand-in for a broken KVM from testdata into a fresh
 // directory and names it in PTVMLAB_QEMU_KVM_WRAPPER. A fresh path is a
 // fresh host key: no verdict kept by an earlier run is found.
@@ -37,7 +42,7 @@ func TestE2EAccelFallback(t *testing.T) {
 	needDebianTree(t)
 	kvmWrapper(t, "kvm-hangs-boots")
 	out := t.TempDir()
-	code, stdout, stderr := ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--silence", "15s", "--out", out)
+	code, stdout, stderr := ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--append", accelTests, "--silence", "15s", "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d, want 0: the TCG retry should pass", code)
 	}
@@ -72,7 +77,7 @@ func TestE2EAccelFallback(t *testing.T) {
 
 	// The next run uses TCG at once, saying why.
 	out2 := t.TempDir()
-	code, _, stderr = ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--silence", "15s", "--out", out2)
+	code, _, stderr = ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--append", accelTests, "--silence", "15s", "--out", out2)
 	b = readRun(t, out2).Boots[0]
 	if code != 0 || b.Accel != "tcg" || len(b.Attempts) != 0 || !strings.HasPrefix(b.AccelWhy, "a boot under KVM went wrong where TCG did not") {
 		t.Errorf("second run: exit %d accel %s (%s) attempts %+v", code, b.Accel, b.AccelWhy, b.Attempts)
@@ -91,7 +96,7 @@ func TestE2EAccelProbeFails(t *testing.T) {
 	kvmWrapper(t, "kvm-silent")
 	out := t.TempDir()
 	start := time.Now()
-	code, _, stderr := ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--accel", "kvm", "--out", out)
+	code, _, stderr := ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--append", accelTests, "--accel", "kvm", "--out", out)
 	took := time.Since(start)
 	lines := strings.Split(strings.TrimSpace(stderr), "\n")
 	last := lines[len(lines)-1]
@@ -102,7 +107,7 @@ func TestE2EAccelProbeFails(t *testing.T) {
 		t.Errorf("--accel kvm took %s to fail", took)
 	}
 
-	code, _, stderr = ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--out", out)
+	code, _, stderr = ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--append", accelTests, "--out", out)
 	b := readRun(t, out).Boots[0]
 	if code != 0 || b.Accel != "tcg" || b.AccelWhy != "kvm probe: no console output in 10s" || len(b.Attempts) != 0 {
 		t.Errorf("auto on a silent KVM: exit %d accel %s (%s) attempts %+v", code, b.Accel, b.AccelWhy, b.Attempts)
@@ -112,7 +117,7 @@ func TestE2EAccelProbeFails(t *testing.T) {
 	}
 
 	start = time.Now()
-	code, _, _ = ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--accel", "kvm", "--out", t.TempDir())
+	code, _, _ = ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--append", accelTests, "--accel", "kvm", "--out", t.TempDir())
 	if took := time.Since(start); code != exitInfra || took > 30*time.Second {
 		t.Errorf("--accel kvm with a kept verdict: exit %d after %s", code, took)
 	}
@@ -125,7 +130,7 @@ func TestE2EAccelTCG(t *testing.T) {
 	kvmWrapper(t, "kvm-silent")
 	t.Setenv(AccelEnv, "tcg")
 	out := t.TempDir()
-	code, _, stderr := ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--out", out)
+	code, _, stderr := ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--append", accelTests, "--out", out)
 	b := readRun(t, out).Boots[0]
 	if code != 0 || b.Accel != "tcg" || b.AccelWhy != "asked for" || strings.Contains(stderr, "kvm probe") {
 		t.Errorf("PTVMLAB_ACCEL=tcg: exit %d accel %s (%s)", code, b.Accel, b.AccelWhy)

@@ -365,17 +365,26 @@ func (p *Plan) guestFiles(ctx context.Context, env Env) ([]initramfs.File, error
 		}
 		return nil, nil
 	}
-	files, err := selftests(ctx, env, c, p.Arch)
-	if err != nil {
-		return nil, err
+	wantSelftests, wantUML := c.needs()
+	var files []initramfs.File
+	if wantSelftests {
+		var err error
+		if files, err = selftests(ctx, env, c, p.Arch); err != nil {
+			return nil, err
+		}
+	} else {
+		slog.Info("kernel selftests not built: the cell's ptvmlab.tests does not name kselftest", "arch", c.Arch)
 	}
-	noUML := c.NoUML
+	noUML := c.NoUML || !wantUML
+	if !wantUML && !c.NoUML && p.Arch.UML != "" {
+		slog.Info("UML not built: the cell's ptvmlab.tests names no uml test", "arch", c.Arch)
+	}
 	if p.Arch.UML == "um-i386" && !noUML && era.UMLi386Unreliable(c.Tree.Version) {
 		slog.Info("32-bit UML left out: this kernel's UML kills a fresh Go process in about half the boots, patched or not (DEVELOPERS.md)", "version", c.Tree.Version)
 		p.Guest.UML = proto.UMLUnreliable
 		noUML = true
 	}
-	if p.Arch.UML != "" && c.NoUML {
+	if p.Arch.UML != "" && noUML && p.Guest.UML == "" {
 		p.Guest.UML = proto.UMLOff
 	}
 	if p.Arch.UML != "" && !noUML {
@@ -389,6 +398,23 @@ func (p *Plan) guestFiles(ctx context.Context, env Env) ([]initramfs.File, error
 		}
 	}
 	return files, nil
+}
+
+// needs says which of the guest image's optional parts c's tests use: a
+// cell whose command line selects tests (ptvmlab.tests=, e.g. a bisect
+// step's) gets the kernel's selftests only when kselftest is among them,
+// and UML only when a uml test is, so that nothing is built that no test
+// runs. A cell that selects nothing runs every test and needs both.
+func (c Cell) needs() (selftests, uml bool) {
+	a, _ := proto.ParseArgs(c.Cmdline) // a bad value of another key is the guest's to report
+	if len(a.Tests) == 0 {
+		return true, true
+	}
+	for _, name := range a.Tests {
+		selftests = selftests || name == "kselftest"
+		uml = uml || strings.HasPrefix(name, "uml")
+	}
+	return selftests, uml
 }
 
 // Boot carries out p: it returns the kept record of an identical earlier

@@ -111,3 +111,26 @@ func TestRepoFragmentsPerEra(t *testing.T) {
 		}
 	}
 }
+
+// TestNeeds: a cell that selects tests builds only the selftests and UML
+// its tests use; one that selects nothing needs both.
+func TestNeeds(t *testing.T) {
+	for _, tc := range []struct {
+		cmdline        []string
+		selftests, uml bool
+	}{
+		{nil, true, true},
+		{[]string{"ptvmlab.fault=hang"}, true, true},
+		{[]string{"ptvmlab.tests=probe,baseline,skipexit,skipcall"}, false, false},
+		{[]string{"ptvmlab.tests=probe,kselftest"}, true, false},
+		{[]string{"ptvmlab.tests=uml"}, false, true},
+		{[]string{"ptvmlab.tests=bench,uml_bench"}, false, true},
+		{[]string{"ptvmlab.tests=uml", "ptvmlab.tests=probe"}, false, false}, // the last one wins, as in the guest
+		{[]string{"ptvmlab.tests=kselftest", "ptvmlab.expect=bogus"}, true, false},
+	} {
+		s, u := Cell{Cmdline: tc.cmdline}.needs()
+		if s != tc.selftests || u != tc.uml {
+			t.Errorf("%q: selftests %v, uml %v; want %v, %v", tc.cmdline, s, u, tc.selftests, tc.uml)
+		}
+	}
+}
