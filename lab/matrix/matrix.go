@@ -330,7 +330,16 @@ type Cell struct {
 	Series string // as the file gives it: auto, none or a directory
 	Arch   string
 	Flags  string // a UML boot flag set; "-" for a guest that carries no UML
+	// Tests are the guest tests the cell runs; nil is every one. The
+	// first cell of a group runs every test; the group's other UML flag
+	// sets boot the same kernel, so they run the uml test (every
+	// behaviour inside UML, under their flags) and the probe alone,
+	// instead of the host's suite, selftests and ia32 again.
+	Tests []string
 }
+
+// flagSetTests are what a group's cells after its first run.
+var flagSetTests = []string{"probe", "uml"}
 
 // Group is the cells that share one kernel build (kernel, series, arch):
 // shards keep a group together so that each runner builds fewer kernels.
@@ -356,6 +365,7 @@ func (f File) Cells() []Cell {
 				if uml == "" || uml == "um-i386" && era.UMLi386Unreliable(k.Name) {
 					fs = []string{"-"} // no UML in this guest (cell.Prepare says why)
 				}
+				first := true
 				for _, fl := range fs {
 					if slices.Contains(sysemuFlagSets, fl) && !era.UMLHasSysemuModes(k.Name) {
 						continue
@@ -363,7 +373,12 @@ func (f File) Cells() []Cell {
 					if fl == "seccomp" && !era.UMLHasSeccompMode(k.Name) {
 						continue
 					}
-					out = append(out, Cell{ID: k.Name + "/" + seriesLabel(s) + "/" + a + "/" + fl, Kernel: k, Series: s, Arch: a, Flags: fl})
+					c := Cell{ID: k.Name + "/" + seriesLabel(s) + "/" + a + "/" + fl, Kernel: k, Series: s, Arch: a, Flags: fl}
+					if !first {
+						c.Tests = flagSetTests
+					}
+					first = false
+					out = append(out, c)
 				}
 			}
 		}

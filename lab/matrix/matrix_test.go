@@ -77,14 +77,19 @@ func TestCells(t *testing.T) {
 	f := File{Kernels: []Kernel{{Name: "6.12", Source: "debian:6.12", Series: []string{"auto", "/x/patches/mine"}}}}
 	var ids []string
 	for _, c := range f.Cells() {
-		ids = append(ids, c.ID)
+		id := c.ID
+		if c.Tests != nil {
+			id += "[" + strings.Join(c.Tests, ",") + "]"
+		}
+		ids = append(ids, id)
 	}
 	// Both guests carry a UML (a 32-bit one in i386), so both get a cell
-	// per flag set.
-	want := "6.12/auto/x86_64/default 6.12/auto/x86_64/nosysptvm 6.12/auto/x86_64/usesysemu " +
-		"6.12/auto/i386/default 6.12/auto/i386/nosysptvm 6.12/auto/i386/usesysemu " +
-		"6.12/mine/x86_64/default 6.12/mine/x86_64/nosysptvm 6.12/mine/x86_64/usesysemu " +
-		"6.12/mine/i386/default 6.12/mine/i386/nosysptvm 6.12/mine/i386/usesysemu"
+	// per flag set. A group's first cell runs every test; its other flag
+	// sets boot the same kernel for the probe and the behaviours in UML.
+	want := "6.12/auto/x86_64/default 6.12/auto/x86_64/nosysptvm[probe,uml] 6.12/auto/x86_64/usesysemu[probe,uml] " +
+		"6.12/auto/i386/default 6.12/auto/i386/nosysptvm[probe,uml] 6.12/auto/i386/usesysemu[probe,uml] " +
+		"6.12/mine/x86_64/default 6.12/mine/x86_64/nosysptvm[probe,uml] 6.12/mine/x86_64/usesysemu[probe,uml] " +
+		"6.12/mine/i386/default 6.12/mine/i386/nosysptvm[probe,uml] 6.12/mine/i386/usesysemu[probe,uml]"
 	if got := strings.Join(ids, " "); got != want {
 		t.Errorf("cells:\n got %s\nwant %s", got, want)
 	}

@@ -235,6 +235,9 @@ func hasFailed(ts []report.Test) bool {
 // try runs cell c's try number n (0 is the first).
 func (r Runner) try(ctx context.Context, env cell.Env, cc cell.Cell, c Cell, n int) report.Boot {
 	cc.Cmdline = nil
+	if len(c.Tests) > 0 {
+		cc.Cmdline = append(cc.Cmdline, proto.ArgTests+"="+strings.Join(c.Tests, ","))
+	}
 	if r.Fault != "" {
 		cc.Cmdline = append(cc.Cmdline, proto.ArgFault+"="+r.Fault)
 	}
