@@ -46,9 +46,11 @@ type Env struct {
 	Jobs      int // make -j; 0 is the CPU count
 	// Progress shows the builds and boots as they go; nil shows nothing.
 	Progress *progress.Reporter
-	// Builds, when set, serialises the build steps of cells that run side
-	// by side: one make already uses every CPU, and two cells that need the
-	// same kernel then build it once.
+	// Builds, when set, is the turn the builds of cells that run side by
+	// side take (kernels, UMLs, selftests): one make already uses every
+	// CPU, and two cells that need the same kernel then build it once. It
+	// is held for a build only, never for a cache hit, so a cell whose
+	// inputs are all built boots while another cell's kernel compiles.
 	Builds sync.Locker
 	// Boots, when set, bounds the boots that run at once.
 	Boots *Budget
@@ -200,7 +202,7 @@ func build(ctx context.Context, env Env, tree source.Tree, prof era.Profile, ser
 		}
 		layers = append(layers, compat)
 	}
-	req := kbuild.Request{Tree: tree, Arch: arch, Fragments: frags, CFlags: prof.CFlags, Jobs: env.Jobs, Progress: env.Progress}
+	req := kbuild.Request{Tree: tree, Arch: arch, Fragments: frags, CFlags: prof.CFlags, Jobs: env.Jobs, Progress: env.Progress, Gate: env.Builds}
 	for _, l := range layers {
 		for _, p := range l.Patches {
 			req.Patches = append(req.Patches, kbuild.Patch{Name: p.Name, Digest: p.Digest})
@@ -297,10 +299,6 @@ func Prepare(ctx context.Context, env Env, c Cell) (*Plan, error) {
 	}
 	if c.Tree.Dir == "" && (c.Kernel == nil || c.Series != nil) {
 		return p, fmt.Errorf("cell %s: no source tree to build from: give a tree, or a kernel with no series", c.Arch)
-	}
-	if env.Builds != nil {
-		env.Builds.Lock()
-		defer env.Builds.Unlock()
 	}
 	if err := p.kernel(ctx, env); err != nil {
 		return p, err
@@ -507,11 +505,11 @@ func IsInputError(err error) bool {
 // tree's own selftests are built, and the log says so.
 func selftests(ctx context.Context, env Env, c Cell, arch kbuild.Arch) ([]initramfs.File, error) {
 	s := selftestSeries(env, c)
-	files, err := kselftest.Files(ctx, kselftest.Opts{Cache: env.Cache, Tree: c.Tree, Series: s, GOARCH: arch.GOARCH})
+	files, err := kselftest.Files(ctx, kselftest.Opts{Cache: env.Cache, Tree: c.Tree, Series: s, GOARCH: arch.GOARCH, Gate: env.Builds})
 	var ae *patch.ApplyError
 	if err != nil && c.Series == nil && s != nil && errors.As(err, &ae) {
 		slog.Info("kernel selftests: the era's selftest changes do not apply to this tree; its own selftests are built", "series", s.Dir, "why", ae.Error())
-		return kselftest.Files(ctx, kselftest.Opts{Cache: env.Cache, Tree: c.Tree, GOARCH: arch.GOARCH})
+		return kselftest.Files(ctx, kselftest.Opts{Cache: env.Cache, Tree: c.Tree, GOARCH: arch.GOARCH, Gate: env.Builds})
 	}
 	return files, err
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -166,5 +167,29 @@ func TestPrepareGivenImage(t *testing.T) {
 	c.Series = &patch.Series{}
 	if _, err := Prepare(context.Background(), env, c); err == nil || !strings.Contains(err.Error(), "no source tree") {
 		t.Errorf("a series without a tree: %v", err)
+	}
+}
+
+// TestPrepareDoesNotWaitForBuilds: a cell with nothing to build prepares
+// while another cell holds the build turn (a kernel compiling): its boot
+// need not wait for that make.
+func TestPrepareDoesNotWaitForBuilds(t *testing.T) {
+	env, c := fakeCell(t)
+	var builds sync.Mutex
+	env.Builds = &builds
+	builds.Lock() // another cell's make
+	defer builds.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := Prepare(context.Background(), env, c)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Minute): // the initramfs builds, cold
+		t.Fatal("Prepare waited for another cell's build")
 	}
 }

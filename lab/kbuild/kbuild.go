@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ptvmlab/ptvmlab/lab/cache"
@@ -71,6 +72,12 @@ type Request struct {
 	// Progress shows the compile as it goes (objects out of the last
 	// build's count, time); nil shows nothing.
 	Progress *progress.Reporter
+	// Gate, when set, is held from a cache miss to the build's end (copy,
+	// configure, make): builds that run side by side take turns (one
+	// make already uses every CPU), a cache hit never waits, and a build
+	// that waited looks the cache up again, so that two cells that need
+	// the same kernel build it once.
+	Gate sync.Locker
 }
 
 // Result is a built kernel in the cache.
@@ -126,10 +133,23 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 	cfgKey := cache.Key(recipe, req.Tree.Digest, req.Arch.Name, tc.version, kconfig.Text(req.Fragments), patchList(req.Patches), strings.Join(flags, "\n"))
 
 	// A configured request names its final .config; that .config names the build.
-	if cfg, err := os.ReadFile(c.Path("config", cfgKey, ".config")); err == nil {
+	cached := func() (Result, bool) {
+		cfg, err := os.ReadFile(c.Path("config", cfgKey, ".config"))
+		if err != nil {
+			return Result{}, false
+		}
 		key := buildKey(req, tc, flags, cfg)
-		if dir, ok := c.Lookup("build", key); ok {
-			return result(key, dir, req.Arch, true, time.Since(start)), nil
+		dir, ok := c.Lookup("build", key)
+		return result(key, dir, req.Arch, true, time.Since(start)), ok
+	}
+	if r, ok := cached(); ok {
+		return r, nil
+	}
+	if req.Gate != nil {
+		req.Gate.Lock()
+		defer req.Gate.Unlock()
+		if r, ok := cached(); ok {
+			return r, nil // built by another cell while this one waited
 		}
 	}
 

@@ -23,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/initramfs"
@@ -84,6 +85,9 @@ type Opts struct {
 	// GOARCH is the guest's: amd64 gets the 64- and 32-bit builds, 386 the
 	// 32-bit ones.
 	GOARCH string
+	// Gate, when set, is held while the selftests compile (a cache miss
+	// only): the lab's builds take turns (kbuild.Request.Gate).
+	Gate sync.Locker
 }
 
 // Files builds (or finds in the cache) the selftests of o and returns them
@@ -113,6 +117,10 @@ func Files(ctx context.Context, o Opts) ([]initramfs.File, error) {
 	}
 	key := cache.Key("kselftest/2", srcKey, o.Tree.Digest, o.GOARCH, tc, recipe(bits))
 	dir, err := o.Cache.Fill("kselftest", key, func(tmp string) error {
+		if o.Gate != nil {
+			o.Gate.Lock()
+			defer o.Gate.Unlock()
+		}
 		var leftOut []string
 		for _, t := range Tests {
 			if !t.inTree(src) {
