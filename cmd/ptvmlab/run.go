@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -258,24 +260,39 @@ func cmdRun(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	run := report.Run{Started: start.UTC()}
-	var errs *multierror.Error
+	run := report.Run{Started: start.UTC(), Boots: make([]report.Boot, len(arches))}
+	// The arches run side by side, as a matrix's cells do: their builds
+	// one at a time (each make uses every CPU), each boot on a CPU of its
+	// own, so that one arch boots while the other builds or boots.
+	env := st.env
+	env.Builds = &sync.Mutex{}
+	env.Boots = cell.NewBudget(runtime.NumCPU(), int64(runtime.NumCPU())*768)
+	cellErrs := make([]*multierror.Error, len(arches))
+	stops := make([]error, len(arches))
+	var wg sync.WaitGroup
 	for i, a := range arches {
 		cc := cell.Cell{Tree: st.tree, Series: st.series, SeriesName: st.seriesName, Arch: a,
 			Cmdline: c.appends, Expect: st.expect, Timeout: c.timeout, Silence: c.accel.silence, Out: filepath.Join(c.out, a), NoUML: c.noUML}
-		rec, err := runCell(ctx, st.env, cc, &errs)
-		if errors.Is(err, errInterrupted) {
-			run.Boots = append(run.Boots, rec)
-			for _, rest := range arches[i+1:] {
-				run.Boots = append(run.Boots, interruptedRecord(report.Boot{Kernel: st.tree.Spec.Raw, Version: st.tree.Version,
-					Digest: st.tree.Digest, Series: st.seriesName, Arch: rest}, filepath.Join(c.out, rest)))
-			}
-			break
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run.Boots[i], stops[i] = runCell(ctx, env, cc, &cellErrs[i])
+		}()
+	}
+	wg.Wait()
+	var errs *multierror.Error
+	for _, e := range cellErrs {
+		if e != nil {
+			errs = multierror.Append(errs, e.Errors...)
 		}
-		if err != nil {
+	}
+	// A usage error or an accelerator no boot can honour stops the
+	// command, reports unwritten; an interrupted cell's record says so,
+	// and the reports are written.
+	for _, err := range stops {
+		if err != nil && !errors.Is(err, errInterrupted) {
 			return err
 		}
-		run.Boots = append(run.Boots, rec)
 	}
 	run.TookS = time.Since(start).Seconds()
 	return finish(c.out, run, stdout, errs, c.formats)
