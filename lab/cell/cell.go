@@ -116,6 +116,11 @@ type Cell struct {
 	// Forget drops the record kept under the boot's inputs before it
 	// boots, so that a rerun's record replaces an earlier try's.
 	Forget bool
+	// Keep keeps the boot's record for later reuse even when this boot
+	// reuses nothing (a matrix run with --fresh: its boots are the newest
+	// word on their inputs). It goes with Forget, which drops the older
+	// record first.
+	Keep bool
 	// ID names the cell in reports (a matrix cell); "" outside a matrix.
 	ID string
 	// Kernel, when set, is the kernel to boot, built elsewhere (bisect
@@ -465,7 +470,7 @@ func Boot(ctx context.Context, env Env, p *Plan) (report.Boot, error) {
 		rec.ConsoleLog = filepath.Join(c.Out, "console.log")
 		rec.ResultsRaw = filepath.Join(c.Out, "results.raw")
 	}
-	if c.Reuse && o.Status != boot.Infra {
+	if (c.Reuse || c.Keep) && o.Status != boot.Infra {
 		keep(env.Cache, p.Key, rec)
 	}
 	return rec, nil

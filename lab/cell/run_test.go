@@ -193,3 +193,27 @@ func TestPrepareDoesNotWaitForBuilds(t *testing.T) {
 		t.Fatal("Prepare waited for another cell's build")
 	}
 }
+
+// TestFreshBootIsKept: a boot that reuses nothing but keeps its record
+// (matrix --fresh) replaces the older record, and a later run reuses it.
+func TestFreshBootIsKept(t *testing.T) {
+	env, c := fakeCell(t)
+	failing := &vm.Output{Opened: true, Results: []byte("KTAP version 1\n1..2\nok 1 probe # level=skipcall\nnot ok 2 baseline\n")}
+	fb := &fakeBackend{out: failing}
+	env.Backend = fb
+	ctx := context.Background()
+	c.Reuse = true
+	if rec, _ := Run(ctx, env, c); rec.Status != "failed" {
+		t.Fatalf("first run: %s", rec.Status)
+	}
+	fb.out = &vm.Output{Opened: true, Results: []byte(passingKTAP)}
+	fresh := c
+	fresh.Reuse, fresh.Keep, fresh.Forget = false, true, true
+	if rec, _ := Run(ctx, env, fresh); rec.Status != "passed" || fb.boots != 2 {
+		t.Fatalf("fresh run: %s, %d boots", rec.Status, fb.boots)
+	}
+	again, err := Run(ctx, env, c)
+	if err != nil || !again.Reused || again.Status != "passed" || fb.boots != 2 {
+		t.Errorf("run after --fresh: status %s reused %v (%v), %d boots; want the fresh boot's record", again.Status, again.Reused, err, fb.boots)
+	}
+}

@@ -110,7 +110,8 @@ func (r Runner) runCell(ctx context.Context, env cell.Env, f File, trees *treeCa
 		return rec
 	}
 	cc := cell.Cell{ID: c.ID, Tree: tree, Series: series, SeriesName: name, Arch: c.Arch, Expect: expect,
-		Timeout: timeout, Silence: silence, Out: filepath.Join(r.Out, "cells", filepath.FromSlash(c.ID)), Reuse: !r.Fresh}
+		Timeout: timeout, Silence: silence, Out: filepath.Join(r.Out, "cells", filepath.FromSlash(c.ID)),
+		Reuse: !r.Fresh, Keep: true, Forget: r.Fresh}
 	if c.Flags != "-" {
 		cc.UMLBoots = c.Flags
 	}
@@ -125,7 +126,7 @@ func (r Runner) runCell(ctx context.Context, env cell.Env, f File, trees *treeCa
 		}
 		tries = append(tries, t)
 		slog.Info("cell did not pass; running it again", "cell", c.ID, "status", out.Status, "try", len(tries)+1)
-		cc.Forget = cc.Reuse // the rerun's record replaces the kept try's
+		cc.Forget = true // the rerun's record replaces the kept try's
 		out = r.try(ctx, env, cc, c, len(tries))
 		quarantine(f, &out)
 	}
