@@ -4,7 +4,7 @@ SHELL := /bin/bash
 #   make setup   install the Debian packages ptvmlab needs (root)
 #   make run     ptvmlab run on the default kernel (Debian 6.12, x86_64 + i386)
 #   make test    lint + unit tests + end-to-end tests on real kernels under QEMU
-#   make bench   the lab's benchmarks (initramfs, boot-to-verdict vs bare QEMU)
+#   make bench   the lab's benchmarks (ptvmlab bench lab: run vs bare QEMU, initramfs, warm matrix)
 
 GO      ?= go
 BIN     := bin/ptvmlab
@@ -68,12 +68,16 @@ unit:
 e2e:
 	$(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./cmd/ptvmlab/ -run 'E2E' 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |    |PASS|FAIL|ok|panic)' ; exit $${PIPESTATUS[0]}
 
-bench:
+# The lab's own speed (ptvmlab bench lab): run vs bare QEMU, the initramfs,
+# the warm matrix (every cell booted, then reused). BENCH_ROWS=pair,cold
+# adds the builds from nothing (a patched/unpatched pair; the whole matrix).
+BENCH_ROWS ?= run,initramfs,matrix
+bench: build
 	$(GO) test -run XXX -bench . -benchtime 5x ./initramfs/
-	$(GO) test -tags e2e -run XXX -bench BootToVerdict -benchtime 3x -timeout 60m ./cmd/ptvmlab/
+	./$(BIN) bench lab --rows $(BENCH_ROWS) --out bench-out
 
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 60s ./lab/ktap/
 
 clean:
-	rm -rf bin ptvmlab-out e2e.log
+	rm -rf bin ptvmlab-out bench-out e2e.log

@@ -18,7 +18,12 @@ import (
 // with sysemu and in seccomp mode. Medians over repeated runs in one boot.
 // It also writes bench.json, bench.txt and bench.html (an SVG bar chart)
 // into --out.
+//
+// "ptvmlab bench lab" measures the lab itself instead (cmdBenchLab).
 func cmdBench(ctx context.Context, args []string, stdout io.Writer) error {
+	if len(args) > 0 && args[0] == "lab" {
+		return cmdBenchLab(ctx, args[1:], stdout)
+	}
 	var c common
 	fs := newFlags("bench", &c, true)
 	if err := parse(fs, args); err != nil {

@@ -494,3 +494,28 @@ func LastLine(console []byte) string {
 	}
 	return ""
 }
+
+// BareCommand is Command for s under TCG without the lab around it: no
+// QMP socket, the guest's results written to dir/results.raw by QEMU
+// itself, nobody reading them as they come. It is what the lab's own
+// cost is measured against (ptvmlab bench lab): the same emulator, kernel,
+// initramfs, command line and devices.
+func BareCommand(s vm.Spec, dir string) (string, []string, error) {
+	bin, args, err := Command(s, false, paths{qmp: "-", results: "-"})
+	if err != nil {
+		return "", nil, err
+	}
+	var bare []string
+	for i := 0; i < len(args); i++ {
+		switch {
+		case args[i] == "-qmp":
+			i++
+		case args[i] == "-chardev" && i+1 < len(args) && strings.HasPrefix(args[i+1], "socket,id=results,"):
+			bare = append(bare, "-chardev", "file,id=results,path="+filepath.Join(dir, "results.raw"))
+			i++
+		default:
+			bare = append(bare, args[i])
+		}
+	}
+	return bin, bare, nil
+}

@@ -122,3 +122,19 @@ func TestBootBadKernel(t *testing.T) {
 		t.Errorf("error does not name QEMU: %v", err)
 	}
 }
+
+func TestBareCommand(t *testing.T) {
+	s := vm.Spec{Arch: "i386", Kernel: "/k", Initrd: "/i", Cmdline: []string{"ptvmlab.tests=probe"}, Channel: proto.ChannelPort}
+	bin, args, err := BareCommand(s, "/d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := bin + " " + strings.Join(args, " ")
+	want := "qemu-system-i386 -nodefaults -no-reboot -display none -machine pc -accel tcg -cpu max -m 512 -smp 1 " +
+		"-kernel /k -initrd /i -append console=ttyS0 panic=-1 oops=panic tsc=reliable no_timer_check ptvmlab.tests=probe " +
+		"-serial stdio -chardev file,id=results,path=/d/results.raw " +
+		"-device virtio-serial-pci,id=vser0 -device virtserialport,bus=vser0.0,chardev=results,name=" + proto.ResultsPort
+	if got != want {
+		t.Errorf("BareCommand:\n got %s\nwant %s", got, want)
+	}
+}
