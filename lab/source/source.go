@@ -136,7 +136,7 @@ func Resolve(ctx context.Context, c cache.Dir, spec Spec) (Tree, error) {
 			}
 			return t, fmt.Errorf("--kernel %s: %w", spec.Raw, err)
 		}
-		sum, err := fileSHA256(file)
+		sum, err := c.FileSHA256Kept(file)
 		if err != nil {
 			return t, fmt.Errorf("--kernel %s: %w", spec.Raw, err)
 		}
@@ -317,19 +317,6 @@ func download(ctx context.Context, c cache.Dir, url, want string) (string, error
 		return "", err
 	}
 	return final, nil
-}
-
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("read %s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // statDigest names a directory by the path, size, mode and modification time

@@ -115,17 +115,6 @@ func readHostFacts(ctx context.Context, bin string) hostFacts {
 	if unix.Uname(&u) == nil {
 		h.Release = unix.ByteSliceToString(u.Release[:])
 	}
-	if v, ok := qemuVersions.Load(bin); ok {
-		h.QEMU = v.(string)
-	} else {
-		out, err := proc.Command(ctx, bin, "--version").Output()
-		h.QEMU = proc.FirstLine(out)
-		if err != nil {
-			h.QEMU = "unknown QEMU (" + err.Error() + ")"
-		} else {
-			qemuVersions.Store(bin, h.QEMU)
-		}
-	}
 	if w := os.Getenv(KVMWrapperEnv); w != "" {
 		b, err := os.ReadFile(w)
 		if err != nil {
@@ -135,6 +124,7 @@ func readHostFacts(ctx context.Context, bin string) hostFacts {
 		sum := sha256.Sum256(b)
 		h.Wrapper = w + "@" + hex.EncodeToString(sum[:6])
 		h.Device = "simulated"
+		h.QEMU = qemuVersion(ctx, bin)
 		return h
 	}
 	var st unix.Stat_t
@@ -154,7 +144,24 @@ func readHostFacts(ctx context.Context, bin string) hostFacts {
 		return h
 	}
 	f.Close()
+	// Only a usable /dev/kvm needs the version, which names its verdict:
+	// a host without one is not made to run QEMU (about 0.1 s) for it.
+	h.QEMU = qemuVersion(ctx, bin)
 	return h
+}
+
+// qemuVersion is the first line of "bin --version", memoised per binary.
+func qemuVersion(ctx context.Context, bin string) string {
+	if v, ok := qemuVersions.Load(bin); ok {
+		return v.(string)
+	}
+	out, err := proc.Command(ctx, bin, "--version").Output()
+	if err != nil {
+		return "unknown QEMU (" + err.Error() + ")"
+	}
+	v := proc.FirstLine(out)
+	qemuVersions.Store(bin, v)
+	return v
 }
 
 // verdicts memoises the verdicts of this process, by key; probes runs
