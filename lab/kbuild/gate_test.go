@@ -35,6 +35,20 @@ func keptBuild(t *testing.T, c cache.Dir, req Request) {
 	}
 }
 
+// buildCached runs Build in the background; its channel gets nil when the
+// build was a cache hit, else why not.
+func buildCached(c cache.Dir, req Request) <-chan error {
+	done := make(chan error, 1)
+	go func() {
+		r, err := Build(context.Background(), c, req)
+		if err == nil && !r.Cached {
+			err = os.ErrInvalid
+		}
+		done <- err
+	}()
+	return done
+}
+
 // TestGate: a cache hit never waits for the gate; a build that waited for
 // it looks the cache up again and finds what another cell built meanwhile
 // (the tree here has no Makefile: a make would fail).
@@ -46,14 +60,7 @@ func TestGate(t *testing.T) {
 
 	hit := cache.Dir(t.TempDir())
 	keptBuild(t, hit, req)
-	done := make(chan error, 1)
-	go func() {
-		r, err := Build(context.Background(), hit, req)
-		if err == nil && !r.Cached {
-			err = os.ErrInvalid
-		}
-		done <- err
-	}()
+	done := buildCached(hit, req)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -64,13 +71,7 @@ func TestGate(t *testing.T) {
 	}
 
 	late := cache.Dir(t.TempDir())
-	go func() {
-		r, err := Build(context.Background(), late, req)
-		if err == nil && !r.Cached {
-			err = os.ErrInvalid
-		}
-		done <- err
-	}()
+	done = buildCached(late, req)
 	select {
 	case err := <-done:
 		t.Fatalf("a miss did not wait for the gate: %v", err)
