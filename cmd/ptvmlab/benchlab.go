@@ -208,14 +208,9 @@ func bareBoot(ctx context.Context, p *cell.Plan, scratch string) error {
 	}
 	ktap, err := os.ReadFile(filepath.Join(dir, "results.raw"))
 	if err != nil || !bytes.Contains(ktap, []byte("ok 1 probe")) {
-		return fmt.Errorf("bare %s: the guest did not report its probe (%v); console ends: %s", bin, err, lastLine(console.Bytes()))
+		return fmt.Errorf("bare %s: the guest did not report its probe (%v); console ends: %s", bin, err, qemu.LastLine(console.Bytes()))
 	}
 	return nil
-}
-
-func lastLine(b []byte) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	return lines[len(lines)-1]
 }
 
 // initramfs times the guest image's build, warm (everything cached: what
