@@ -5,6 +5,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/benchreport"
 	"github.com/ptvmlab/ptvmlab/lab/boot"
 	"github.com/ptvmlab/ptvmlab/lab/ktap"
@@ -135,6 +136,11 @@ type Result struct {
 	// both (a test that passed in BASE and is not in NEW is a regression).
 	NewTests      []TestChange `json:"new_tests"`
 	VanishedTests []TestChange `json:"vanished_tests"`
+	// Deselected: tests in BASE that NEW's boot did not run because its
+	// command line's ptvmlab.tests= leaves them out (e.g. a matrix
+	// flag-set cell that runs probe,uml only). A change of plan, not a
+	// regression; listed by top-level test, the unit a selection names.
+	Deselected []TestChange `json:"deselected"`
 	// ChangedCells and ChangedTests: every other change of status, e.g.
 	// pass→skip, failed→panic, passed→skipped.
 	ChangedCells []CellChange `json:"changed_cells"`
@@ -202,7 +208,7 @@ func (r *Result) compareCell(id string, b, n report.Boot) {
 	// infra, a skipped or interrupted cell) did not reach its later tests:
 	// the cell's own entry stands for them.
 	endedEarly := !reportedAll(n.Status)
-	c.Unreached = r.compareTests(id, b.Tests, n.Tests, endedEarly)
+	c.Unreached = r.compareTests(id, b.Tests, n.Tests, endedEarly, selected(n.Cmdline))
 	if regressed {
 		r.CellRegressions = append(r.CellRegressions, c)
 	}
@@ -213,8 +219,9 @@ func (r *Result) compareCell(id string, b, n report.Boot) {
 
 // compareTests sorts each test of a cell in both runs into the result's
 // lists, and returns how many that passed in BASE are missing from NEW
-// when endedEarly (they are then not listed).
-func (r *Result) compareTests(cell string, base, new []report.Test, endedEarly bool) (unreached int) {
+// when endedEarly (they are then not listed). chosen says whether NEW's
+// boot selected a top-level test.
+func (r *Result) compareTests(cell string, base, new []report.Test, endedEarly bool, chosen func(top string) bool) (unreached int) {
 	bt, nt := testsOf(base), testsOf(new)
 	var regressions, fixes []TestChange
 	for _, path := range unionKeys(bt, nt) {
@@ -230,6 +237,10 @@ func (r *Result) compareTests(cell string, base, new []report.Test, endedEarly b
 			r.Quarantined = append(r.Quarantined, c)
 		case !inBase:
 			r.NewTests = append(r.NewTests, c)
+		case !inNew && !chosen(topOf(path)):
+			if path == topOf(path) {
+				r.Deselected = append(r.Deselected, c)
+			}
 		case !inNew && passing(x.Status) && endedEarly:
 			unreached++
 		case !inNew && passing(x.Status):
@@ -250,6 +261,25 @@ func (r *Result) compareTests(cell string, base, new []report.Test, endedEarly b
 	r.TestRegressions = append(r.TestRegressions, leaves(regressions)...)
 	r.TestFixes = append(r.TestFixes, leaves(fixes)...)
 	return unreached
+}
+
+// selected reads a boot's command line for the tests it selected
+// (ptvmlab.tests=) and says whether a top-level test is among them; a
+// command line that selects none ran every test. A value the guest
+// refused (another key's) does not matter here: the guest reported it.
+func selected(cmdline []string) func(top string) bool {
+	a, _ := proto.ParseArgs(cmdline)
+	if len(a.Tests) == 0 {
+		return func(string) bool { return true }
+	}
+	return func(top string) bool { return slices.Contains(a.Tests, top) }
+}
+
+// topOf is the top-level test of a path ("ptrace_vm/skipexit" →
+// "ptrace_vm").
+func topOf(path string) string {
+	top, _, _ := strings.Cut(path, "/")
+	return top
 }
 
 // leaves drops a test whose subtest is also listed: a parent fails because

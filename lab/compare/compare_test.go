@@ -73,6 +73,35 @@ func TestCompare(t *testing.T) {
 			},
 		},
 		{
+			name: "a test NEW's command line no longer selects is a change of plan, not a regression",
+			base: run(healthy(c612)),
+			new: run(func() report.Boot {
+				b := cell(c612, "passed", pass("probe"), pass("uml"))
+				b.Cmdline = []string{"console=ttyS0", "ptvmlab.tests=probe,uml"}
+				return b
+			}()),
+			check: func(t *testing.T, r Result) {
+				eq(t, "test regressions", r.TestRegressions, []TestChange(nil))
+				eq(t, "deselected", r.Deselected, []TestChange{{Cell: c612, Test: "ptrace_vm", Base: "pass", New: ""}})
+				eq(t, "vanished", r.VanishedTests, []TestChange(nil))
+				eq(t, "headline", r.Headline(), "no regressions; 1 test no longer selected")
+			},
+		},
+		{
+			name: "a selected test that is missing is still a regression",
+			base: run(healthy(c612)),
+			new: run(func() report.Boot {
+				b := cell(c612, "passed", pass("probe"))
+				b.Cmdline = []string{"ptvmlab.tests=probe,uml"}
+				return b
+			}()),
+			regressed: true,
+			check: func(t *testing.T, r Result) {
+				eq(t, "test regressions", r.TestRegressions, []TestChange{{Cell: c612, Test: "uml", Base: "pass", New: ""}})
+				eq(t, "deselected", r.Deselected, []TestChange{{Cell: c612, Test: "ptrace_vm", Base: "pass", New: ""}})
+			},
+		},
+		{
 			name:      "a panic stands for the tests it did not reach",
 			base:      run(healthy(c612)),
 			new:       run(report.Boot{Cell: c612, Status: "panic", Title: "BUG: kernel NULL pointer dereference", Tests: []report.Test{pass("probe")}}),

@@ -1,7 +1,8 @@
 // Package compare says what changed between two matrix runs, BASE and NEW:
 // the regressions first (a test or cell that passed in BASE and fails, or
 // is missing, in NEW), then the fixes, flaky cells, quarantined failures,
-// new and vanished tests and cells, other status changes, times that moved
+// new and vanished tests and cells, tests NEW's command line no longer
+// selects (a change of plan, not a regression), other status changes, times that moved
 // beyond a threshold, bench medians that moved beyond their spread and,
 // over a history of earlier runs, how often each test flaked and each
 // cell's status in every run.
@@ -26,6 +27,7 @@
 //	  "flaky": [Flaky],           "quarantined": [Test],
 //	  "new_cells": [Cell],        "vanished_cells": [Cell],
 //	  "new_tests": [Test],        "vanished_tests": [Test],
+//	  "deselected": [Test],       // in BASE, not selected by NEW's ptvmlab.tests=
 //	  "changed_cells": [Cell],    "changed_tests": [Test],
 //	  "boot_times": [Time],       "test_times": [Time],
 //	  "bench": null | {"compared": 6, "without_spread": 0, "moved": [Bench]},

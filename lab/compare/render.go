@@ -34,6 +34,7 @@ func (r Result) Headline() string {
 	add(len(r.Quarantined), "quarantined failure", "quarantined failures")
 	add(len(r.NewCells)+len(r.NewTests), "new cell or test", "new cells and tests")
 	add(len(r.VanishedCells)+len(r.VanishedTests), "vanished cell or test", "vanished cells and tests")
+	add(len(r.Deselected), "test no longer selected", "tests no longer selected")
 	add(len(r.BootTimes)+len(r.TestTimes), "time change", "time changes")
 	if r.Bench != nil {
 		add(len(r.Bench.Moved), "bench move", "bench moves")
@@ -88,6 +89,11 @@ func (r Result) sections() []section {
 	add("Quarantined failures in NEW (not regressions)", q)
 	add("New in NEW", append(cellLines(r.NewCells), testLines(r.NewTests)...))
 	add("Vanished from NEW", append(cellLines(r.VanishedCells), testLines(r.VanishedTests)...))
+	var desel []line
+	for _, t := range r.Deselected {
+		desel = append(desel, line{cell: t.Cell, test: t.Test, what: statusWord(t.Base) + " → not selected by NEW's ptvmlab.tests="})
+	}
+	add("Not selected in NEW (a change of plan, not regressions)", desel)
 	add("Other status changes", append(cellLines(r.ChangedCells), testLines(r.ChangedTests)...))
 	var times []line
 	for _, t := range append(append([]TimeChange(nil), r.BootTimes...), r.TestTimes...) {
@@ -245,7 +251,7 @@ func (r Result) MarshalJSON() ([]byte, error) {
 	for _, l := range []*[]CellChange{&p.CellRegressions, &p.CellFixes, &p.NewCells, &p.VanishedCells, &p.ChangedCells} {
 		*l = nonNil(*l)
 	}
-	for _, l := range []*[]TestChange{&p.TestRegressions, &p.TestFixes, &p.Quarantined, &p.NewTests, &p.VanishedTests, &p.ChangedTests} {
+	for _, l := range []*[]TestChange{&p.TestRegressions, &p.TestFixes, &p.Quarantined, &p.NewTests, &p.VanishedTests, &p.Deselected, &p.ChangedTests} {
 		*l = nonNil(*l)
 	}
 	p.Flaky, p.BootTimes, p.TestTimes = nonNil(p.Flaky), nonNil(p.BootTimes), nonNil(p.TestTimes)

@@ -86,14 +86,14 @@ func TestJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, name := range []string{"base", "new", "regressed", "thresholds", "cell_regressions", "regressions", "cell_fixes",
-		"fixes", "flaky", "quarantined", "new_cells", "vanished_cells", "new_tests", "vanished_tests", "changed_cells",
+		"fixes", "flaky", "quarantined", "new_cells", "vanished_cells", "new_tests", "vanished_tests", "deselected", "changed_cells",
 		"changed_tests", "boot_times", "test_times", "bench", "runs", "flakes", "history"} {
 		if _, ok := fields[name]; !ok {
 			t.Errorf("no %q in the JSON", name)
 		}
 	}
-	if len(fields) != 22 {
-		t.Errorf("%d fields, want 22 (a field added is a field to document in doc.go)", len(fields))
+	if len(fields) != 23 {
+		t.Errorf("%d fields, want 23 (a field added is a field to document in doc.go)", len(fields))
 	}
 	for name, want := range map[string]string{"regressed": "true", "quarantined": "[]", "bench": "null",
 		"thresholds": `{"boot_time":"50%+5s","test_time":"50%+1s","bench":"25%"}`} {
