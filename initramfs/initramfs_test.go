@@ -76,6 +76,17 @@ func TestBuildContentsAndReproducible(t *testing.T) {
 	if got, err := cache.FileSHA256(third.Path); err != nil || got != img.Digest {
 		t.Errorf("the rebuilt image has sha256 %s (%v), want %s", got, err, img.Digest)
 	}
+
+	// An extra file whose content changed, size kept, makes a new image:
+	// the inputs are named by content, not by name or size.
+	os.WriteFile(extra, []byte("#!/bin/tru2\n"), 0o755)
+	fourth, err := Build(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fourth.Cached || fourth.Digest == img.Digest {
+		t.Errorf("a changed extra file: cached %v, digest %s; want a new image", fourth.Cached, fourth.Digest)
+	}
 }
 
 func TestBuildRejectsArch(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"syscall"
 )
 
@@ -57,12 +59,47 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if path := os.Getenv("PTVMLAB_CPUPROFILE"); path != "" {
+		done, err := startCPUProfile(path)
+		if err != nil {
+			fmt.Fprintf(stderr, "ptvmlab %s: %v\n", args[0], err)
+			return exitUsage
+		}
+		defer done()
+	}
 	err := cmd(ctx, args[1:], stdout)
 	code, msg := exitCode(err, ctx.Err() != nil)
 	if msg != "" {
 		fmt.Fprintf(stderr, "ptvmlab %s: %s\n", args[0], msg)
 	}
 	return code
+}
+
+// startCPUProfile writes the lab's own CPU profile to path (for `go tool
+// pprof`) until done is called: how the lab's time, not the guests', is
+// spent. The file is written under a temporary name and renamed by done.
+func startCPUProfile(path string) (done func(), err error) {
+	f, err := os.CreateTemp(filepath.Dir(path), ".cpuprofile-*")
+	if err != nil {
+		return nil, fmt.Errorf("PTVMLAB_CPUPROFILE=%s: %w; name a file in a writable directory", path, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("PTVMLAB_CPUPROFILE=%s: %w", path, err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		if err := f.Close(); err != nil {
+			slog.Warn("CPU profile not kept", "path", path, "err", err)
+			os.Remove(f.Name())
+			return
+		}
+		if err := os.Rename(f.Name(), path); err != nil {
+			slog.Warn("CPU profile not kept", "path", path, "err", err)
+			os.Remove(f.Name())
+		}
+	}, nil
 }
 
 func logLevel() slog.Level {

@@ -50,7 +50,7 @@ func (d Dir) Lookup(kind, key string) (string, bool) {
 	if TreeKinds[kind] {
 		return p, true
 	}
-	err = Verify(p)
+	err = verify(p, d.FileSHA256Kept)
 	switch {
 	case err == nil:
 		return p, true

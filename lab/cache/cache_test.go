@@ -1,11 +1,13 @@
 package cache
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestFill(t *testing.T) {
@@ -110,15 +112,27 @@ func TestLookupChecksDigests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			d := Dir(t.TempDir())
 			calls := 0
+			// The image is large enough for its digest to be kept.
+			image := bytes.Repeat([]byte("kernel image bytes here "), keptMinSize/8)
 			fill := func(tmp string) error {
 				calls++
 				os.Mkdir(filepath.Join(tmp, "sub"), 0o755)
 				os.WriteFile(filepath.Join(tmp, "sub", "System.map"), []byte("map"), 0o644)
-				return os.WriteFile(filepath.Join(tmp, "bzImage"), []byte("kernel image bytes here"), 0o644)
+				return os.WriteFile(filepath.Join(tmp, "bzImage"), image, 0o644)
 			}
 			p, err := d.Fill("build", "k", fill)
 			if err != nil {
 				t.Fatal(err)
+			}
+			// An entry looked up long after it was built has its digests
+			// kept: they must not hide the damage.
+			for _, f := range []string{"bzImage", "sub/System.map"} {
+				if _, err := d.fileSHA256Kept(filepath.Join(p, f), 0, time.Now().Add(time.Hour)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if memos, _ := filepath.Glob(d.Path("digests", "*")); len(memos) != 2 {
+				t.Fatalf("%d digests kept, want 2", len(memos))
 			}
 			tc.damage(p)
 			if _, ok := d.Lookup("build", "k"); ok != tc.want {
@@ -130,8 +144,8 @@ func TestLookupChecksDigests(t *testing.T) {
 			if wantCalls := map[bool]int{true: 1, false: 2}[tc.want]; calls != wantCalls {
 				t.Errorf("fill ran %d times, want %d", calls, wantCalls)
 			}
-			if b, _ := os.ReadFile(filepath.Join(p, "bzImage")); string(b) != "kernel image bytes here" {
-				t.Errorf("after the rebuild the image is %q", b)
+			if b, _ := os.ReadFile(filepath.Join(p, "bzImage")); !bytes.Equal(b, image) {
+				t.Errorf("after the rebuild the image is %.40q…", b)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -24,9 +25,9 @@ const DigestsFile = ".digests"
 
 var errNoDigests = errors.New("no recorded digests")
 
-// entryDigests hashes every regular file under dir but DigestsFile,
-// keyed by slash-separated path.
-func entryDigests(dir string) (map[string]string, error) {
+// entryDigests hashes every regular file under dir but DigestsFile with
+// sum, keyed by slash-separated path.
+func entryDigests(dir string, sum func(string) (string, error)) (map[string]string, error) {
 	sums := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, de fs.DirEntry, err error) error {
 		if err != nil || !de.Type().IsRegular() {
@@ -36,11 +37,11 @@ func entryDigests(dir string) (map[string]string, error) {
 		if err != nil || rel == DigestsFile {
 			return err
 		}
-		sum, err := FileSHA256(p)
+		digest, err := sum(p)
 		if err != nil {
 			return err
 		}
-		sums[filepath.ToSlash(rel)] = sum
+		sums[filepath.ToSlash(rel)] = digest
 		return nil
 	})
 	return sums, err
@@ -62,7 +63,7 @@ func FileSHA256(p string) (string, error) {
 
 // recordDigests writes dir's DigestsFile (atomically).
 func recordDigests(dir string) error {
-	sums, err := entryDigests(dir)
+	sums, err := entryDigests(dir, FileSHA256)
 	if err != nil {
 		return fmt.Errorf("digests of %s: %w", dir, err)
 	}
@@ -84,7 +85,10 @@ func recordDigests(dir string) error {
 // Verify checks that the files of the entry at dir are the ones its
 // DigestsFile records: the same set, each with its recorded sha256. The
 // error names the first file that differs.
-func Verify(dir string) error {
+func Verify(dir string) error { return verify(dir, FileSHA256) }
+
+// verify is Verify with each file's digest from sum.
+func verify(dir string, sum func(string) (string, error)) error {
 	b, err := os.ReadFile(filepath.Join(dir, DigestsFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return errNoDigests
@@ -96,7 +100,7 @@ func Verify(dir string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", DigestsFile, err)
 	}
-	got, err := entryDigests(dir)
+	got, err := entryDigests(dir, sum)
 	if err != nil {
 		return err
 	}
@@ -161,14 +165,33 @@ func EntryFiles(dir string) ([]string, error) {
 	return names, nil
 }
 
+// keptMinSize is the size below which FileSHA256Kept hashes a file
+// rather than keep its digest: reading a memo costs about what reading a
+// file that small does.
+const keptMinSize = 256 << 10
+
+// racyWindow is how recently a file may have changed for FileSHA256Kept
+// not to keep its digest. The file system stamps change times from a
+// coarse clock (one tick is a few milliseconds), so a second write within
+// the tick of the first can leave the identity as it was; a digest kept
+// then would outlive the content it names. git's index calls such entries
+// racily clean and re-reads them for the same reason.
+const racyWindow = 2 * time.Second
+
 // FileSHA256Kept is FileSHA256(p), remembered in d under p's identity: its
 // absolute path, device, inode, size and modification and change times. A
-// kernel tarball is then read once, not on every run (about 0.2 s for
-// Debian's 6.12, a run's largest fixed cost). Any write to the file moves
+// kernel tarball, a kernel image or a UML binary is then read once, not on
+// every run or every matrix cell that uses it. Any write to the file moves
 // its change time, which no user can set back, so a file that changed in
 // any way is read again; this is the stat check git's index and make
-// rely on, made stricter by the inode and the change time.
+// rely on, made stricter by the inode and the change time. Files smaller
+// than keptMinSize, and files changed within racyWindow, are hashed every
+// time.
 func (d Dir) FileSHA256Kept(p string) (string, error) {
+	return d.fileSHA256Kept(p, keptMinSize, time.Now())
+}
+
+func (d Dir) fileSHA256Kept(p string, minSize int64, now time.Time) (string, error) {
 	abs, err := filepath.Abs(p)
 	if err != nil {
 		return "", err
@@ -176,6 +199,9 @@ func (d Dir) FileSHA256Kept(p string) (string, error) {
 	var st unix.Stat_t
 	if err := unix.Stat(abs, &st); err != nil {
 		return "", &os.PathError{Op: "stat", Path: abs, Err: err}
+	}
+	if st.Size < minSize {
+		return FileSHA256(abs)
 	}
 	id := Key("file-sha256/1", abs, fmt.Sprint(st.Dev, st.Ino, st.Size, st.Mtim.Nano(), st.Ctim.Nano()))
 	memo := d.Path("digests", id)
@@ -187,6 +213,9 @@ func (d Dir) FileSHA256Kept(p string) (string, error) {
 	sum, err := FileSHA256(abs)
 	if err != nil {
 		return "", err
+	}
+	if now.Sub(time.Unix(0, st.Ctim.Nano())) < racyWindow {
+		return sum, nil
 	}
 	if err := os.MkdirAll(d.Path("digests"), 0o755); err == nil {
 		_ = WriteFileAtomic(memo, []byte(sum+"\n"), 0o644) // a memo not kept costs a read next time

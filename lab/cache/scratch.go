@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -62,6 +63,26 @@ func (d Dir) CleanStaleScratch() {
 	CleanStale(d.Path("work"), "")
 	for _, p := range TempPrefixes {
 		CleanStale(os.TempDir(), p)
+	}
+	d.pruneDigests(time.Now().Add(-DigestMemoAge))
+}
+
+// DigestMemoAge is how long a digest FileSHA256Kept remembers stays: each
+// rebuilt file leaves a memo under its old identity that nothing will
+// read again, and a memo still in use costs one read of its file when it
+// goes.
+const DigestMemoAge = 30 * 24 * time.Hour
+
+// pruneDigests removes the digest memos written before cutoff.
+func (d Dir) pruneDigests(cutoff time.Time) {
+	ents, err := os.ReadDir(d.Path("digests"))
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		if info, err := e.Info(); err == nil && info.Mode().IsRegular() && info.ModTime().Before(cutoff) {
+			_ = os.Remove(d.Path("digests", e.Name()))
+		}
 	}
 }
 

@@ -6,12 +6,9 @@ package cell
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -347,13 +344,13 @@ func (p *Plan) kernel(ctx context.Context, env Env) error {
 			slog.Info("kernel built", "arch", c.Arch, "key", b.Key[:12], "took", b.Took.Round(time.Second))
 		}
 	}
-	imageDigest := fileDigest(p.Kernel.Image)
+	imageDigest := fileDigest(env.Cache, p.Kernel.Image)
 	if p.Kernel.Key == "" {
 		// A kernel from elsewhere: its image is all that names it.
 		p.Kernel.Key = cache.Key("image", imageDigest)
 	}
 	p.Record.Build = &report.Build{Key: p.Kernel.Key, Cached: p.Kernel.Cached, Given: c.Kernel != nil, TookS: p.Kernel.Took.Seconds(), Image: p.Kernel.Image}
-	p.Record.Digests = &report.Digests{Image: imageDigest, Config: fileDigest(p.Kernel.Config)}
+	p.Record.Digests = &report.Digests{Image: imageDigest, Config: fileDigest(env.Cache, p.Kernel.Config)}
 	return nil
 }
 
@@ -614,17 +611,12 @@ func keptFiles(rec *report.Boot) []keptFile {
 	return files
 }
 
-// fileDigest is "sha256:HEX" of the file at path, or "" when it cannot be
-// read.
-func fileDigest(path string) string {
-	f, err := os.Open(path)
+// fileDigest is "sha256:HEX" of the file at path (kept in c, see
+// cache.Dir.FileSHA256Kept), or "" when it cannot be read.
+func fileDigest(c cache.Dir, path string) string {
+	sum, err := c.FileSHA256Kept(path)
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return ""
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+	return "sha256:" + sum
 }

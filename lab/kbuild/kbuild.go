@@ -405,7 +405,7 @@ type toolchainInfo struct {
 // whether ccache fronts it, and adds cflags to the kernel's compiler (not
 // the host tools').
 func toolchain(ctx context.Context, cflags []string) (toolchainInfo, error) {
-	out, err := proc.Command(ctx, "gcc", "--version").Output()
+	out, err := proc.OutputOnce(ctx, "gcc", "--version")
 	if err != nil {
 		return toolchainInfo{}, fmt.Errorf("gcc --version: %w; install it with: apt-get install build-essential", err)
 	}

@@ -15,10 +15,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
+	"errors"
 	"fmt"
-	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -111,7 +110,7 @@ func Files(ctx context.Context, o Opts) ([]initramfs.File, error) {
 	if o.GOARCH == "amd64" {
 		bits = []int{64, 32}
 	}
-	tc, err := toolchain(ctx, bits)
+	tc, err := toolchain(ctx, o.Cache, bits)
 	if err != nil {
 		return nil, err
 	}
@@ -269,19 +268,19 @@ func headers(ctx context.Context, c cache.Dir, tree source.Tree) (string, error)
 // toolchain names what decides the builds besides the sources: the compiler
 // and the static libraries the selftests link, per word size. A library
 // installed later (libcap-dev:i386) then builds what was left out.
-func toolchain(ctx context.Context, bits []int) (string, error) {
-	out, err := proc.Command(ctx, "gcc", "--version").Output()
+func toolchain(ctx context.Context, c cache.Dir, bits []int) (string, error) {
+	out, err := proc.OutputOnce(ctx, "gcc", "--version")
 	if err != nil {
 		return "", fmt.Errorf("kernel selftests need gcc: %w", err)
 	}
 	parts := []string{proc.FirstLine(out)}
 	for _, b := range bits {
 		for _, lib := range []string{"libc.a", "libpthread.a", "libcap.a"} {
-			p, err := proc.Command(ctx, "gcc", fmt.Sprintf("-m%d", b), "-print-file-name="+lib).Output()
+			p, err := proc.OutputOnce(ctx, "gcc", fmt.Sprintf("-m%d", b), "-print-file-name="+lib)
 			if err != nil {
 				return "", fmt.Errorf("gcc -m%d -print-file-name=%s: %w", b, lib, err)
 			}
-			parts = append(parts, fmt.Sprintf("%d:%s:%s", b, lib, fileDigest(strings.TrimSpace(string(p)))))
+			parts = append(parts, fmt.Sprintf("%d:%s:%s", b, lib, fileDigest(c, strings.TrimSpace(string(p)))))
 		}
 	}
 	return cache.Key(parts...), nil
@@ -343,17 +342,17 @@ func firstError(out []byte) string {
 	return lastLines(out, 1)
 }
 
-func fileDigest(path string) string {
-	f, err := os.Open(path)
-	if err != nil {
+// fileDigest names the content of the file at path for a key: its sha256
+// (kept in c), "absent" or "unreadable".
+func fileDigest(c cache.Dir, path string) string {
+	sum, err := c.FileSHA256Kept(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return "absent"
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
+	case err != nil:
 		return "unreadable"
 	}
-	return hex.EncodeToString(h.Sum(nil))
+	return sum
 }
 
 func lastLines(b []byte, n int) string {

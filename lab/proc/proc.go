@@ -16,7 +16,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -94,4 +96,49 @@ func Output(ctx context.Context, dir string, env []string, name string, args ...
 		return "", fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// outputs keeps OutputOnce's results for the life of the process.
+var outputs struct {
+	sync.Mutex
+	m map[string][]byte
+}
+
+// OutputOnce is the standard output of name run with args, kept for the
+// life of the process while name's executable stays the same file (its
+// device, inode, size and modification and change times): a tool's
+// description of itself (gcc --version, gcc -print-file-name=libc.a),
+// which a matrix of 40 cells would otherwise ask 150 times. An upgrade
+// replaces the file and is run again; a failure is not kept.
+func OutputOnce(ctx context.Context, name string, args ...string) ([]byte, error) {
+	path, err := exec.LookPath(name)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	id := path
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		id = fmt.Sprint(path, sys.Dev, sys.Ino, sys.Size, sys.Mtim.Nano(), sys.Ctim.Nano())
+	}
+	key := id + "\x00" + strings.Join(args, "\x00")
+	outputs.Lock()
+	out, ok := outputs.m[key]
+	outputs.Unlock()
+	if ok {
+		return slices.Clone(out), nil
+	}
+	out, err = Command(ctx, path, args...).Output()
+	if err != nil {
+		return out, err
+	}
+	outputs.Lock()
+	if outputs.m == nil {
+		outputs.m = map[string][]byte{}
+	}
+	outputs.m[key] = slices.Clone(out)
+	outputs.Unlock()
+	return out, nil
 }

@@ -2,7 +2,9 @@ package proc
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -86,4 +88,54 @@ func alive(pid int) bool {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	return i < 0 || i+2 >= len(s) || s[i+2] != 'Z'
+}
+
+// TestOutputOnce: a tool's output is read once per process while the
+// tool's executable stays the same file; a failure is not kept, and a
+// replaced executable (an upgrade) is run again.
+func TestOutputOnce(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	tool, runs := filepath.Join(dir, "fake-gcc"), filepath.Join(dir, "runs")
+	write := func(version string, code int) {
+		t.Helper()
+		script := fmt.Sprintf("#!/bin/sh\necho x >>%s\necho \"%s $*\"\nexit %d\n", runs, version, code)
+		// A new file, as a package upgrade installs one.
+		tmp := tool + ".new"
+		if err := os.WriteFile(tmp, []byte(script), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, tool); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func() int {
+		b, _ := os.ReadFile(runs)
+		return strings.Count(string(b), "x")
+	}
+	ctx := context.Background()
+	write("gcc 12", 1)
+	if _, err := OutputOnce(ctx, tool, "--version"); err == nil {
+		t.Fatal("a failing tool gave no error")
+	}
+	write("gcc 12", 0)
+	for _, step := range []struct {
+		args      []string
+		want      string
+		wantCount int
+	}{
+		{[]string{"--version"}, "gcc 12 --version\n", 2}, // the failure was not kept
+		{[]string{"--version"}, "gcc 12 --version\n", 2}, // kept
+		{[]string{"-print-file-name=libc.a"}, "gcc 12 -print-file-name=libc.a\n", 3},
+		{[]string{"-print-file-name=libc.a"}, "gcc 12 -print-file-name=libc.a\n", 3},
+	} {
+		out, err := OutputOnce(ctx, tool, step.args...)
+		if err != nil || string(out) != step.want || count() != step.wantCount {
+			t.Fatalf("OutputOnce %v: %q %v after %d runs; want %q after %d", step.args, out, err, count(), step.want, step.wantCount)
+		}
+	}
+	write("gcc 14", 0)
+	if out, _ := OutputOnce(ctx, tool, "--version"); string(out) != "gcc 14 --version\n" {
+		t.Errorf("after the tool was replaced: %q", out)
+	}
 }
