@@ -40,6 +40,7 @@ func kvmWrapper(t *testing.T, name string) {
 // attempts. The next run remembers that KVM failed and goes straight to TCG.
 func TestE2EAccelFallback(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 11*time.Minute, accelKernel)
 	kvmWrapper(t, "kvm-hangs-boots")
 	out := t.TempDir()
 	code, stdout, stderr := ptvmlab(t, "run", "--series", "none", "--arch", "i386", "--append", accelTests, "--silence", "15s", "--out", out)
@@ -93,6 +94,7 @@ func TestE2EAccelFallback(t *testing.T) {
 // is kept, so the next --accel kvm fails at once.
 func TestE2EAccelProbeFails(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 11*time.Minute, accelKernel)
 	kvmWrapper(t, "kvm-silent")
 	out := t.TempDir()
 	start := time.Now()
@@ -127,6 +129,7 @@ func TestE2EAccelProbeFails(t *testing.T) {
 // hang it is not run) and says so.
 func TestE2EAccelTCG(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 11*time.Minute, accelKernel)
 	kvmWrapper(t, "kvm-silent")
 	t.Setenv(AccelEnv, "tcg")
 	out := t.TempDir()

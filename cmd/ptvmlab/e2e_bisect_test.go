@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ptvmlab/ptvmlab/lab/bisect"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
@@ -118,6 +119,7 @@ func mustAbs(t *testing.T, p string) string {
 // commit that does not build is a skip (125).
 func TestE2EBisect(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 17*time.Minute) // in place: measured 14m cold
 	repo, commits := bisectRepo(t)
 	bin := filepath.Join(t.TempDir(), "ptvmlab")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestE2EBootImage: ptvmlab boot takes a kernel built elsewhere as a plan
@@ -15,6 +16,7 @@ import (
 // missing /uml/linux), and the record names the image's release.
 func TestE2EBootImage(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 13*time.Minute, []string{"--arch", "x86_64"})
 	kernels := []struct{ name, version string }{{"6.12", "6.12."}, {"2.6.29", "2.6.29"}}
 	imageRe := regexp.MustCompile(`: (\S+/bzImage) \(`)
 	for _, k := range kernels {

@@ -60,6 +60,7 @@ func seriesDefinesTags(t *testing.T, dir string) bool {
 // symbol; and a rerun is a cache hit that runs no make.
 func TestE2ECrossbuild(t *testing.T) {
 	needCrossCompiler(t)
+	fitBudget(t, 11*time.Minute) // arm64 with clang: measured 9m cold
 	series := "../../patches/6.12"
 	code, out, _ := ptvmlab(t, "crossbuild", "--kernel", "debian:6.12", "--series", series, "--arch", "arm64")
 	if code != exitPassed || !strings.Contains(out, "arm64 6.12.") || !strings.Contains(out, ": built with ") {
@@ -93,6 +94,7 @@ func TestE2ECrossbuild(t *testing.T) {
 // the cross build.
 func TestE2ECrossbuildWarning(t *testing.T) {
 	needCrossCompiler(t)
+	fitBudget(t, 3*time.Minute)
 	c, err := cache.Default()
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ptvmlab/ptvmlab/lab/report"
 )
@@ -56,6 +57,7 @@ func view(t *testing.T, r report.Run) []cellView {
 // headless Chromium with every cell.
 func TestE2EMatrix(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 35*time.Minute, every612("auto"), every612("none"))
 	dir := t.TempDir()
 	file := filepath.Join(dir, "lab.toml")
 	os.WriteFile(file, []byte(testMatrix), 0o644)

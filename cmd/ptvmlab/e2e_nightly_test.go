@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ptvmlab/ptvmlab/lab/kcidb"
 	"github.com/ptvmlab/ptvmlab/lab/report"
@@ -36,6 +37,7 @@ const nightlyCell = "6.12/auto/i386/default"
 // and the drill-down.
 func TestE2ENightlyMemory(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 16*time.Minute, []string{"--arch", "i386,um-i386"})
 	dir := t.TempDir()
 	file := filepath.Join(dir, "lab.toml")
 	os.WriteFile(file, []byte(nightlyMatrix), 0o644)

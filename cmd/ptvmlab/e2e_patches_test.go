@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // testPoster signs the mails the tests export and check: CI machines have
@@ -267,6 +268,7 @@ func TestE2EPatchesApplyBroken(t *testing.T) {
 // not regress; the patched UML binary builds.
 func TestE2EPatchedRun(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 30*time.Minute, every612("../../patches/6.12"))
 	out := t.TempDir()
 	code, _, _ := ptvmlab(t, "run", "--kernel", "debian:6.12", "--series", "../../patches/6.12", "--out", out)
 	r := readRun(t, out)
@@ -292,6 +294,7 @@ func TestE2EPatchedRun(t *testing.T) {
 // TestE2EPatchedRun61: the refreshed 6.1 series, on x86_64.
 func TestE2EPatchedRun61(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 13*time.Minute, []string{"--kernel", "debian:6.1", "--arch", "x86_64"})
 	if _, err := os.Stat("/usr/src/linux-source-6.1.tar.xz"); err != nil {
 		t.Skip("linux-source-6.1 not installed (apt-get install linux-source-6.1)")
 	}
@@ -345,6 +348,9 @@ func TestE2EBrokenSeriesFails(t *testing.T) {
 	os.WriteFile(filepath.Join(series, "0004-break-skipexit.patch"), []byte(breakSkipExit), 0o644)
 	names = append(names, "0004-break-skipexit.patch")
 	os.WriteFile(filepath.Join(series, "series"), []byte(strings.Join(names, "\n")+"\n"), 0o644)
+	// Its own kernel: through ccache (the patched x86_64 build's), about a
+	// quarter of a cold build.
+	fitBudget(t, 13*time.Minute, []string{"--series", series, "--arch", "x86_64"})
 	out := t.TempDir()
 	code, _, _ := ptvmlab(t, "run", "--kernel", "debian:6.12", "--series", series, "--arch", "x86_64", "--no-uml",
 		"--append", "ptvmlab.tests=probe,baseline,skipexit,skipcall,tags_dont_stick", "--out", out)

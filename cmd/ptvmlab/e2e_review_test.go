@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestE2EReview: a reviewer's run from the series directory (the stored
@@ -20,6 +21,8 @@ import (
 func TestE2EReview(t *testing.T) {
 	const fewTests = "ptvmlab.tests=probe,baseline,skipexit,skipcall"
 	needDebianTree(t)
+	fitBudget(t, 10*time.Minute) // --rebuild builds with no cache: 7m42s for i386
+	fitBudget(t, 20*time.Minute, []string{"--arch", "i386"})
 	stored := seriesDir(t, "6.12")
 	posted := t.TempDir()
 	if code, _, _ := ptvmlab(t, "patches", "export", "--kernel", "debian:6.12", "--series", stored, "--signoff", testPoster, "--out", posted); code != 0 {

@@ -77,6 +77,7 @@ func exitOf(t *testing.T, cmd *exec.Cmd, limit time.Duration) int {
 // no QEMU either (Pdeathsig).
 func TestE2ESignals(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 13*time.Minute, []string{"--series", "none", "--arch", "x86_64"})
 	bin := buildSelf(t)
 	for _, tc := range []struct {
 		name string
@@ -141,6 +142,7 @@ func TestE2ESignals(t *testing.T) {
 // its make are gone, and the repository is reset.
 func TestE2EBisectInterrupted(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 4*time.Minute) // in place, interrupted within the build
 	repo, commits := bisectRepo(t)
 	bin := buildSelf(t)
 	cmd := exec.Command(bin, "bisect", "--repo", repo, "--good", commits["good"], "--bad", commits["bad"], "--", "--arch", "i386")

@@ -77,6 +77,7 @@ func readRun(t *testing.T, dir string) report.Run {
 // every kernel, UML and selftest is found, not the boot again.
 func TestE2ERun(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 35*time.Minute, every612("none"))
 	out := t.TempDir()
 	code, stdout, _ := ptvmlab(t, "run", "--series", "none", "--out", out)
 	if code != 0 {
@@ -128,6 +129,7 @@ func TestE2ERun(t *testing.T) {
 // TestE2EFaults: each fault ends as its named status, fast.
 func TestE2EFaults(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 20*time.Minute, []string{"--series", "none", "--arch", "x86_64,um"})
 	tests := []struct {
 		name   string
 		args   []string
@@ -236,6 +238,7 @@ func TestE2EDroppedSymbol(t *testing.T) {
 // process of that boot survives.
 func TestE2ECancelLeavesNoQEMU(t *testing.T) {
 	needDebianTree(t)
+	fitBudget(t, 13*time.Minute, []string{"--series", "none", "--arch", "x86_64"})
 	ctx := context.Background()
 	c, _ := cache.Default()
 	spec, _ := source.Parse("debian:6.12")

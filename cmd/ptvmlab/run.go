@@ -393,6 +393,7 @@ func fileExists(p string) bool {
 func cmdBuild(ctx context.Context, args []string, stdout io.Writer) error {
 	var c common
 	fs := newFlags("build", &c, false)
+	cachedOnly := fs.Bool("cached-only", false, "look the builds up and build nothing: exit 0 when every one is cached, 1 when one is not (a line says which), e.g. for a CI job deciding what fits its time")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -404,8 +405,15 @@ func cmdBuild(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	st.env.CachedOnly = *cachedOnly
+	missing := 0
 	for _, a := range arches {
 		b, err := cell.Build(ctx, st.env, st.tree, st.series, a)
+		if errors.Is(err, kbuild.ErrNotCached) {
+			fmt.Fprintf(stdout, "%s %s: not cached\n", st.tree.Version, a)
+			missing++
+			continue
+		}
 		if err != nil {
 			if isInputError(err) {
 				return usageError{err}
@@ -417,6 +425,9 @@ func cmdBuild(ctx context.Context, args []string, stdout io.Writer) error {
 			how = "cache hit, no make run"
 		}
 		fmt.Fprintf(stdout, "%s %s %s: %s (%s)\n", st.tree.Version, a, b.Key[:12], b.Image, how)
+	}
+	if missing > 0 {
+		return exitError{code: exitFailed}
 	}
 	return nil
 }

@@ -51,6 +51,9 @@ type Env struct {
 	Builds sync.Locker
 	// Boots, when set, bounds the boots that run at once.
 	Boots *Budget
+	// CachedOnly looks kernel builds up and never builds one: a build
+	// not in the cache is kbuild.ErrNotCached.
+	CachedOnly bool
 }
 
 // Budget bounds the boots that run at once by CPUs (a TCG guest keeps
@@ -204,7 +207,7 @@ func build(ctx context.Context, env Env, tree source.Tree, prof era.Profile, ser
 		}
 		layers = append(layers, compat)
 	}
-	req := kbuild.Request{Tree: tree, Arch: arch, Fragments: frags, CFlags: prof.CFlags, Jobs: env.Jobs, Progress: env.Progress, Gate: env.Builds}
+	req := kbuild.Request{Tree: tree, Arch: arch, Fragments: frags, CFlags: prof.CFlags, Jobs: env.Jobs, Progress: env.Progress, Gate: env.Builds, CachedOnly: env.CachedOnly}
 	for _, l := range layers {
 		for _, p := range l.Patches {
 			req.Patches = append(req.Patches, kbuild.Patch{Name: p.Name, Digest: p.Digest})

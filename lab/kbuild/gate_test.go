@@ -2,6 +2,7 @@ package kbuild
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -86,5 +87,25 @@ func TestGate(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("no answer after the gate opened")
+	}
+}
+
+// TestCachedOnly: a CachedOnly request answers from the cache and never
+// starts a build (the tree has no Makefile: a make would fail, and a
+// build would leave a work directory).
+func TestCachedOnly(t *testing.T) {
+	t.Parallel()
+	req := Request{Tree: source.Tree{Dir: t.TempDir(), Digest: "sha256:cached-only-test", Version: "6.12.0"}, Arch: Arches["i386"], CachedOnly: true}
+	c := cache.Dir(t.TempDir())
+	if _, err := Build(context.Background(), c, req); !errors.Is(err, ErrNotCached) {
+		t.Fatalf("an empty cache: %v, want ErrNotCached", err)
+	}
+	if _, err := os.Stat(c.Path("work")); err == nil {
+		t.Error("a CachedOnly miss made a work directory: it started a build")
+	}
+	keptBuild(t, c, req)
+	r, err := Build(context.Background(), c, req)
+	if err != nil || !r.Cached {
+		t.Fatalf("a cached build: %+v %v", r, err)
 	}
 }

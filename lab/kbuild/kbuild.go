@@ -78,6 +78,9 @@ type Request struct {
 	// that waited looks the cache up again, so that two cells that need
 	// the same kernel build it once.
 	Gate sync.Locker
+	// CachedOnly looks the build up and never runs make: a build that is
+	// not cached is ErrNotCached (ptvmlab build --cached-only).
+	CachedOnly bool
 }
 
 // Result is a built kernel in the cache.
@@ -122,6 +125,10 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// ErrNotCached is Build's answer to a CachedOnly request whose build is
+// not in the cache.
+var ErrNotCached = errors.New("not in the cache")
+
 // Build returns the cached build of req, building it first when needed.
 func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 	start := time.Now()
@@ -144,6 +151,9 @@ func Build(ctx context.Context, c cache.Dir, req Request) (Result, error) {
 	}
 	if r, ok := cached(); ok {
 		return r, nil
+	}
+	if req.CachedOnly {
+		return Result{}, ErrNotCached
 	}
 	if req.Gate != nil {
 		req.Gate.Lock()
