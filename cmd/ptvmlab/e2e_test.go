@@ -77,7 +77,7 @@ func readRun(t *testing.T, dir string) report.Run {
 // every kernel, UML and selftest is found, not the boot again.
 func TestE2ERun(t *testing.T) {
 	needDebianTree(t)
-	fitBudget(t, 35*time.Minute, every612("none"))
+	fitBudget(t, 40*time.Minute, every612("none"))
 	out := t.TempDir()
 	code, stdout, _ := ptvmlab(t, "run", "--series", "none", "--out", out)
 	if code != 0 {
