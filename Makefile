@@ -66,7 +66,7 @@ unit:
 # End-to-end: real kernels built from the Debian 6.12 tree, booted under
 # QEMU. Kernel builds are cached in $${XDG_CACHE_HOME:-~/.cache}/ptvmlab.
 # A test whose kernels are not cached and do not fit what is left of
-# PTVMLAB_E2E_BUDGET (default 60m; 0 for none) is skipped, saying why
+# PTVMLAB_E2E_BUDGET (default 50m; 0 for none) is skipped, saying why
 # (README, Tests): a cold cache needs more compile than CI's time.
 e2e:
 	$(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./cmd/ptvmlab/ -run 'E2E' 2>&1 | tee e2e.log | grep -E '^(=== RUN|--- |    |PASS|FAIL|ok|panic)' ; exit $${PIPESTATUS[0]}

@@ -29,7 +29,7 @@ var e2eStart = time.Now()
 // defaultE2EBudget leaves a cold CI run (lint and unit about 8 minutes,
 // then e2e) well inside 90 minutes, with room for the test that starts
 // just inside it.
-const defaultE2EBudget = 60 * time.Minute
+const defaultE2EBudget = 50 * time.Minute
 
 func e2eBudget(t *testing.T) time.Duration {
 	t.Helper()
@@ -42,7 +42,7 @@ func e2eBudget(t *testing.T) time.Duration {
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
-		t.Fatalf("PTVMLAB_E2E_BUDGET=%q: want a duration such as 60m, or 0 for none", v)
+		t.Fatalf("PTVMLAB_E2E_BUDGET=%q: want a duration such as 50m, or 0 for none", v)
 	}
 	return d
 }
