@@ -82,12 +82,9 @@ func recordDigests(dir string) error {
 	return WriteFileAtomic(filepath.Join(dir, DigestsFile), b.Bytes(), 0o444)
 }
 
-// Verify checks that the files of the entry at dir are the ones its
-// DigestsFile records: the same set, each with its recorded sha256. The
-// error names the first file that differs.
-func Verify(dir string) error { return verify(dir, FileSHA256) }
-
-// verify is Verify with each file's digest from sum.
+// verify checks that the files of the entry at dir are the ones its
+// DigestsFile records: the same set, each with its recorded sha256 as sum
+// gives it. The error names the first file that differs.
 func verify(dir string, sum func(string) (string, error)) error {
 	b, err := os.ReadFile(filepath.Join(dir, DigestsFile))
 	if errors.Is(err, os.ErrNotExist) {
