@@ -18,6 +18,7 @@ import (
 	"github.com/ptvmlab/ptvmlab/lab/cell"
 	"github.com/ptvmlab/ptvmlab/lab/compare"
 	"github.com/ptvmlab/ptvmlab/lab/labbench"
+	"github.com/ptvmlab/ptvmlab/lab/matrix"
 	"github.com/ptvmlab/ptvmlab/lab/proc"
 	"github.com/ptvmlab/ptvmlab/lab/vm/qemu"
 )
@@ -43,6 +44,7 @@ func cmdBenchLab(ctx context.Context, args []string, stdout io.Writer) error {
 		" (pair and cold build kernels from nothing: minutes to an hour)")
 	runs := fs.Int("runs", 5, "runs of each timed command whose median is printed (run and initramfs rows)")
 	pairArch := fs.String("pair-arch", "x86_64", "the arch of the pair row's builds")
+	shardArg := fs.String("shard", "", "the cold row runs only this shard, i/n (see ptvmlab matrix plan): one nightly runner's share")
 	out := fs.String("out", "", "also write the rows as DIR/lab-bench.json")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -56,6 +58,17 @@ func cmdBenchLab(ctx context.Context, args []string, stdout io.Writer) error {
 	if *runs < 1 {
 		return usagef("--runs %d: at least 1", *runs)
 	}
+	var shard *matrix.Shard
+	if *shardArg != "" {
+		s, err := matrix.ParseShard(*shardArg)
+		if err != nil {
+			return usageError{fmt.Errorf("--shard: %w", err)}
+		}
+		if !slices.Contains(rows, "cold") {
+			return usagef("--shard %s: only the cold row runs a shard; add --rows cold", s)
+		}
+		shard = &s
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("bench lab: finding ptvmlab itself: %w", err)
@@ -65,7 +78,7 @@ func cmdBenchLab(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer done()
-	b := benchLab{self: self, kernel: *kernel, runs: *runs, scratch: scratch, stdout: stdout}
+	b := benchLab{self: self, kernel: *kernel, runs: *runs, scratch: scratch, stdout: stdout, shard: shard}
 	var measured []labbench.Row
 	for _, r := range rows {
 		fmt.Fprintf(stdout, "measuring %s ...\n", r)
@@ -110,6 +123,7 @@ type benchLab struct {
 	self, kernel, scratch string
 	runs                  int
 	stdout                io.Writer
+	shard                 *matrix.Shard // the cold row's shard; nil: the whole matrix
 }
 
 // failed is a row whose figure could not be measured, saying why.
@@ -343,15 +357,22 @@ func ccacheMisses(ctx context.Context, dir string) int {
 }
 
 // cold runs the default matrix from nothing: an empty lab cache, ccache
-// and Go build cache (the source trees are the real cache's).
+// and Go build cache (the source trees are the real cache's). With a
+// shard it runs that shard alone, as one nightly runner would: the
+// nightly's cold wall time is its slowest shard's.
 func (b benchLab) cold(ctx context.Context) []labbench.Row {
-	const name = "default matrix, cold"
+	name := "default matrix, cold"
+	args := []string{"matrix"}
+	if b.shard != nil {
+		name += ", shard " + b.shard.String() + " (one nightly runner)"
+		args = append(args, "run", "--shard", b.shard.String())
+	}
 	xdg, err := b.scratchCache("cold")
 	if err != nil {
 		return failed(name, err)
 	}
 	out := filepath.Join(b.scratch, "matrix-cold")
-	took, err := b.ptvmlab(ctx, []string{"XDG_CACHE_HOME=" + xdg}, "matrix", "--out", out)
+	took, err := b.ptvmlab(ctx, []string{"XDG_CACHE_HOME=" + xdg}, append(args, "--out", out)...)
 	if err != nil {
 		return failed(name, err)
 	}

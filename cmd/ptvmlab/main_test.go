@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -46,6 +47,9 @@ func TestUsage(t *testing.T) {
 		{[]string{"patches", "export", "--out", "x", "--signoff", "R <r@x.org>", "--no-signoff"}, "--signoff and --no-signoff: choose one"},
 		{[]string{"patches", "check", "--signoff", "<r@x.org>"}, "--signoff \"<r@x.org>\": the name is empty"},
 		{[]string{"review", "--series", "x", "--signoff", "R <r>"}, "--signoff \"R <r>\""},
+		{[]string{"bench", "lab", "--rows", "cold", "--shard", "3/2"}, "--shard: "},
+		{[]string{"matrix", "plan", "--shards", "-1"}, "--shards -1: want 1 or more, or 0 for one per kernel build"},
+		{[]string{"bench", "lab", "--shard", "1/16"}, "--shard 1/16: only the cold row runs a shard; add --rows cold"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -58,6 +62,60 @@ func TestUsage(t *testing.T) {
 				t.Errorf("stderr %q, want one line containing %q", msg, tc.want)
 			}
 		})
+	}
+}
+
+// TestMatrixPlanPerBuild: --shards 0 gives every kernel build of the
+// default matrix its own shard, so a cold nightly's wall time is one
+// build's, and covers every cell once.
+func TestMatrixPlanPerBuild(t *testing.T) {
+	var all, per, stderr bytes.Buffer
+	if code := realMain([]string{"matrix", "plan", "--shards", "1"}, &all, &stderr); code != 0 {
+		t.Fatalf("plan --shards 1: exit %d: %s", code, stderr.String())
+	}
+	if code := realMain([]string{"matrix", "plan", "--shards", "0"}, &per, &stderr); code != 0 {
+		t.Fatalf("plan --shards 0: exit %d: %s", code, stderr.String())
+	}
+	group := func(id string) string { return id[:strings.LastIndex(id, "/")] }
+	wantGroups := map[string]bool{}
+	cells := 0
+	for _, l := range strings.Split(all.String(), "\n") {
+		if id, ok := strings.CutPrefix(l, "  "); ok {
+			wantGroups[group(id)] = true
+			cells++
+		}
+	}
+	shardOf := map[string]string{}
+	var shard, header string
+	got := 0
+	for _, l := range strings.Split(per.String(), "\n") {
+		if id, ok := strings.CutPrefix(l, "  "); ok {
+			got++
+			if s, ok := shardOf[group(id)]; ok && s != shard {
+				t.Errorf("build %s in shards %s and %s", group(id), s, shard)
+			}
+			shardOf[group(id)] = shard
+			continue
+		}
+		if l != "" {
+			header = l
+			shard = strings.Fields(l)[1]
+		}
+	}
+	if !strings.HasSuffix(strings.TrimSuffix(shard, ":"), fmt.Sprintf("/%d", len(wantGroups))) {
+		t.Errorf("last shard header %q, want N = %d builds", header, len(wantGroups))
+	}
+	shards := map[string]int{}
+	for _, s := range shardOf {
+		shards[s]++
+	}
+	for s, n := range shards {
+		if n != 1 {
+			t.Errorf("shard %s holds %d builds, want 1", s, n)
+		}
+	}
+	if len(shardOf) != len(wantGroups) || got != cells {
+		t.Errorf("plan --shards 0 has %d builds and %d cells, the matrix %d and %d", len(shardOf), got, len(wantGroups), cells)
 	}
 }
 

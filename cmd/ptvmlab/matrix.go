@@ -169,19 +169,23 @@ func matrixPlan(args []string, stdout io.Writer) error {
 	var format string
 	fs := flag.NewFlagSet("matrix plan", flag.ContinueOnError)
 	m.register(fs)
-	fs.IntVar(&shards, "shards", 1, "how many shards (CI runners)")
+	fs.IntVar(&shards, "shards", 1, "how many shards (CI runners); 0: one per kernel build, so no runner builds two kernels")
 	fs.StringVar(&format, "format", "text", "text, or github: a JSON job matrix for strategy.matrix")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	if shards < 1 {
-		return usagef("--shards %d: want 1 or more", shards)
+	if shards < 0 {
+		return usagef("--shards %d: want 1 or more, or 0 for one per kernel build", shards)
 	}
 	f, err := m.load()
 	if err != nil {
 		return err
 	}
-	split := matrix.Split(f.Cells(), shards)
+	cells := f.Cells()
+	if shards == 0 {
+		shards = matrix.Groups(cells)
+	}
+	split := matrix.Split(cells, shards)
 	switch format {
 	case "github":
 		type job struct {

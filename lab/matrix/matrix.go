@@ -419,6 +419,16 @@ func Select(cells []Cell, s Shard) []Cell {
 	return Split(cells, s.N)[s.I-1]
 }
 
+// Groups counts the build groups among cells: with that many shards,
+// Split gives each shard one group, so no runner builds two kernels.
+func Groups(cells []Cell) int {
+	seen := map[string]bool{}
+	for _, c := range cells {
+		seen[c.Group()] = true
+	}
+	return len(seen)
+}
+
 // Split deals cells into n shards (see Select).
 func Split(cells []Cell, n int) [][]Cell {
 	var order []string

@@ -138,6 +138,47 @@ func TestSplit(t *testing.T) {
 	}
 }
 
+// TestSplitOneGroupEach: with as many shards as build groups, every shard
+// holds exactly one group, so a runner builds one kernel (and its UML).
+func TestSplitOneGroupEach(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		kernels []Kernel
+		arches  []string
+		want    int
+	}{
+		{"one kernel, one arch", []Kernel{{Name: "6.12", Source: "s", Series: []string{"auto"}}}, []string{"x86_64"}, 1},
+		{"uneven groups", []Kernel{
+			{Name: "6.12", Source: "s", Series: []string{"auto", "none"}},
+			{Name: "6.1", Source: "s", Series: []string{"auto"}},
+		}, nil, 6},
+		{"three eras", []Kernel{
+			{Name: "7.3", Source: "s", Series: []string{"auto", "none"}},
+			{Name: "6.12", Source: "s", Series: []string{"auto", "none"}},
+			{Name: "2.6.29", Source: "s", Series: []string{"auto", "none"}},
+		}, []string{"x86_64", "i386"}, 12},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cells := File{Kernels: tc.kernels, Arches: tc.arches}.Cells()
+			n := Groups(cells)
+			if n != tc.want {
+				t.Fatalf("Groups = %d, want %d", n, tc.want)
+			}
+			for i, s := range Split(cells, n) {
+				groups := map[string]bool{}
+				for _, c := range s {
+					groups[c.Group()] = true
+				}
+				if len(groups) != 1 {
+					t.Errorf("shard %d/%d holds %d build groups, want 1", i+1, n, len(groups))
+				}
+			}
+		})
+	}
+}
+
 func TestParseShard(t *testing.T) {
 	t.Parallel()
 	for _, good := range []string{"1/1", "2/4", "4/4"} {
