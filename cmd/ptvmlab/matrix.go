@@ -169,7 +169,7 @@ func matrixPlan(args []string, stdout io.Writer) error {
 	var format string
 	fs := flag.NewFlagSet("matrix plan", flag.ContinueOnError)
 	m.register(fs)
-	fs.IntVar(&shards, "shards", 1, "how many shards (CI runners); 0: one per kernel build, so no runner builds two kernels")
+	fs.IntVar(&shards, "shards", 1, "how many shards (CI runners); 0: one per kernel build, so a runner builds one kernel (and its UML)")
 	fs.StringVar(&format, "format", "text", "text, or github: a JSON job matrix for strategy.matrix")
 	if err := parse(fs, args); err != nil {
 		return err

@@ -420,7 +420,8 @@ func Select(cells []Cell, s Shard) []Cell {
 }
 
 // Groups counts the build groups among cells: with that many shards,
-// Split gives each shard one group, so no runner builds two kernels.
+// Split gives each shard one group, so a runner builds one kernel (and
+// the UML its cells run).
 func Groups(cells []Cell) int {
 	seen := map[string]bool{}
 	for _, c := range cells {
