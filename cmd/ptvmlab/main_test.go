@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -47,7 +48,7 @@ func TestUsage(t *testing.T) {
 		{[]string{"patches", "export", "--out", "x", "--signoff", "R <r@x.org>", "--no-signoff"}, "--signoff and --no-signoff: choose one"},
 		{[]string{"patches", "check", "--signoff", "<r@x.org>"}, "--signoff \"<r@x.org>\": the name is empty"},
 		{[]string{"review", "--series", "x", "--signoff", "R <r>"}, "--signoff \"R <r>\""},
-		{[]string{"bench", "lab", "--rows", "cold", "--shard", "3/2"}, "--shard: "},
+		{[]string{"bench", "lab", "--rows", "cold", "--shard", "3/2"}, `--shard: shard "3/2": want i/n`},
 		{[]string{"matrix", "plan", "--shards", "-1"}, "--shards -1: want 1 or more, or 0 for one per kernel build"},
 		{[]string{"bench", "lab", "--shard", "1/16"}, "--shard 1/16: only the cold row runs a shard; add --rows cold"},
 	}
@@ -116,6 +117,36 @@ func TestMatrixPlanPerBuild(t *testing.T) {
 	}
 	if len(shardOf) != len(wantGroups) || got != cells {
 		t.Errorf("plan --shards 0 has %d builds and %d cells, the matrix %d and %d", len(shardOf), got, len(wantGroups), cells)
+	}
+
+	// The nightly reads the github format: a job per build, each with
+	// N = the build count and its own cache name.
+	var gh bytes.Buffer
+	if code := realMain([]string{"matrix", "plan", "--shards", "0", "--format", "github"}, &gh, &stderr); code != 0 {
+		t.Fatalf("plan --shards 0 --format github: exit %d: %s", code, stderr.String())
+	}
+	var plan struct {
+		Include []struct {
+			Shard string `json:"shard"`
+			Cells int    `json:"cells"`
+			Cache string `json:"cache"`
+		} `json:"include"`
+	}
+	if err := json.Unmarshal(gh.Bytes(), &plan); err != nil {
+		t.Fatalf("github plan %q: %v", gh.String(), err)
+	}
+	if len(plan.Include) != len(wantGroups) {
+		t.Errorf("github plan has %d jobs, want one per build (%d)", len(plan.Include), len(wantGroups))
+	}
+	caches := map[string]bool{}
+	for _, j := range plan.Include {
+		if !strings.HasSuffix(j.Shard, fmt.Sprintf("/%d", len(wantGroups))) {
+			t.Errorf("job shard %q, want i/%d", j.Shard, len(wantGroups))
+		}
+		if j.Cache == "" || strings.Contains(j.Cache, "+") || caches[j.Cache] {
+			t.Errorf("job %s cache %q: want one build's own name", j.Shard, j.Cache)
+		}
+		caches[j.Cache] = true
 	}
 }
 

@@ -188,14 +188,18 @@ func matrixPlan(args []string, stdout io.Writer) error {
 	split := matrix.Split(cells, shards)
 	switch format {
 	case "github":
+		// Cache names what the shard builds, not where it sits: a shard's
+		// number moves when an era or flag set is added, and its runner's
+		// cache should follow its kernels, not its number.
 		type job struct {
 			Shard string `json:"shard"`
 			Cells int    `json:"cells"`
+			Cache string `json:"cache"`
 		}
 		var jobs []job
 		for i, s := range split {
 			if len(s) > 0 {
-				jobs = append(jobs, job{Shard: matrix.Shard{I: i + 1, N: shards}.String(), Cells: len(s)})
+				jobs = append(jobs, job{Shard: matrix.Shard{I: i + 1, N: shards}.String(), Cells: len(s), Cache: matrix.CacheName(s)})
 			}
 		}
 		b, _ := json.Marshal(map[string]any{"include": jobs})

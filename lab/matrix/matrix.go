@@ -430,6 +430,27 @@ func Groups(cells []Cell) int {
 	return len(seen)
 }
 
+// CacheName names a shard by the build groups it holds, sorted, in
+// characters any CI cache key takes: "7.3-auto-x86_64", or several joined
+// by "+". It stays the same while the shard builds the same kernels.
+func CacheName(shard []Cell) string {
+	var groups []string
+	for _, c := range shard {
+		g := strings.Map(func(r rune) rune {
+			switch {
+			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_':
+				return r
+			}
+			return '-'
+		}, c.Group())
+		if !slices.Contains(groups, g) {
+			groups = append(groups, g)
+		}
+	}
+	slices.Sort(groups)
+	return strings.Join(groups, "+")
+}
+
 // Split deals cells into n shards (see Select).
 func Split(cells []Cell, n int) [][]Cell {
 	var order []string

@@ -179,6 +179,29 @@ func TestSplitOneGroupEach(t *testing.T) {
 	}
 }
 
+func TestCacheName(t *testing.T) {
+	t.Parallel()
+	cell := func(k, series, arch, flags string) Cell {
+		return Cell{Kernel: Kernel{Name: k}, Series: series, Arch: arch, Flags: flags}
+	}
+	tests := []struct {
+		name  string
+		shard []Cell
+		want  string
+	}{
+		{"one group, many cells", []Cell{cell("7.3", "auto", "x86_64", "default"), cell("7.3", "auto", "x86_64", "seccomp")}, "7.3-auto-x86_64"},
+		{"sorted, whatever the order", []Cell{cell("6.12", "none", "i386", "-"), cell("2.6.29", "auto", "x86_64", "default")}, "2.6.29-auto-x86_64+6.12-none-i386"},
+		{"a series directory", []Cell{cell("6.12", "/home/me/my series", "x86_64", "default")}, "6.12--home-me-my-series-x86_64"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := CacheName(tc.shard); got != tc.want {
+				t.Errorf("CacheName = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
 func TestParseShard(t *testing.T) {
 	t.Parallel()
 	for _, good := range []string{"1/1", "2/4", "4/4"} {
