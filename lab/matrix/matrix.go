@@ -422,32 +422,33 @@ func Select(cells []Cell, s Shard) []Cell {
 // Groups counts the build groups among cells: with that many shards,
 // Split gives each shard one group, so a runner builds one kernel (and
 // the UML its cells run).
-func Groups(cells []Cell) int {
-	seen := map[string]bool{}
+func Groups(cells []Cell) int { return len(groupNames(cells)) }
+
+// groupNames lists the build groups among cells, sorted, each once.
+func groupNames(cells []Cell) []string {
+	var groups []string
 	for _, c := range cells {
-		seen[c.Group()] = true
+		groups = append(groups, c.Group())
 	}
-	return len(seen)
+	slices.Sort(groups)
+	return slices.Compact(groups)
 }
 
 // CacheName names a shard by the build groups it holds, sorted, in
 // characters any CI cache key takes: "7.3-auto-x86_64", or several joined
 // by "+". It stays the same while the shard builds the same kernels.
 func CacheName(shard []Cell) string {
-	var groups []string
-	for _, c := range shard {
-		g := strings.Map(func(r rune) rune {
-			switch {
-			case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_':
-				return r
-			}
-			return '-'
-		}, c.Group())
-		if !slices.Contains(groups, g) {
-			groups = append(groups, g)
+	keyChar := func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '.', r == '_':
+			return r
 		}
+		return '-'
 	}
-	slices.Sort(groups)
+	groups := groupNames(shard)
+	for i, g := range groups {
+		groups[i] = strings.Map(keyChar, g)
+	}
 	return strings.Join(groups, "+")
 }
 
