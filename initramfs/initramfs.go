@@ -56,10 +56,23 @@ type Image struct {
 	Cached bool   // the archive already existed
 }
 
-// Binaries are the guest programs, package path → path in the image.
+// Binaries are the guest programs, package path → path in the image: ours,
+// and the programs the kernel's selftests exec (proto.SelftestPrograms),
+// taken from u-root, whose commands are small static Go programs like ours.
 var Binaries = map[string]string{
-	"./guesttests/cmd/ptvm-init":  "/init",
-	"./guesttests/cmd/ptvm-tests": proto.TestsBinary,
+	"./guesttests/cmd/ptvm-init":              "/init",
+	"./guesttests/cmd/ptvm-tests":             proto.TestsBinary,
+	"github.com/u-root/u-root/cmds/core/true": "/bin/true",
+}
+
+// packages are Binaries' package paths, sorted.
+func packages() []string {
+	pkgs := make([]string, 0, len(Binaries))
+	for p := range Binaries {
+		pkgs = append(pkgs, p)
+	}
+	sort.Strings(pkgs)
+	return pkgs
 }
 
 // IA32Tests is where an x86_64 image carries the suite's 386 build.
@@ -101,14 +114,17 @@ func Build(ctx context.Context, o Opts) (Image, error) {
 	return img, nil
 }
 
-// inputDigest names everything an image is made from: the module's go.mod
-// and go.sum, every file under guesttests/, the Go toolchain, GOARCH, and
-// each extra file's content. The contents are named by their sha256, kept
+// inputDigest names everything an image is made from: the programs in it
+// (Binaries), the module's go.mod and go.sum, every file under guesttests/,
+// the Go toolchain, GOARCH, and each extra file's content. The contents are named by their sha256, kept
 // in the cache for the large files (a UML binary, the selftests), so that
 // a matrix's cells, which share them, do not each read them again.
 func inputDigest(o Opts) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "initramfs/3 %s %s ia32=%v\n", runtime.Version(), o.GOARCH, o.IA32)
+	for _, p := range packages() {
+		fmt.Fprintf(h, "%s -> %s\n", p, Binaries[p])
+	}
 	add := func(p string) error {
 		sum, err := o.Cache.FileSHA256Kept(p)
 		if err != nil {
@@ -152,11 +168,7 @@ func build(ctx context.Context, o Opts) (Image, error) {
 	if err := os.Mkdir(gotmp, 0o755); err != nil {
 		return Image{}, err
 	}
-	pkgs := make([]string, 0, len(Binaries))
-	for p := range Binaries {
-		pkgs = append(pkgs, p)
-	}
-	sort.Strings(pkgs)
+	pkgs := packages()
 	args := append([]string{"build", "-trimpath", "-ldflags=-s -w", "-o", bin + "/"}, pkgs...)
 	cmd := proc.Command(ctx, "go", args...)
 	cmd.Dir = o.ModuleDir

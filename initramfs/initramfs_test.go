@@ -5,10 +5,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/u-root/u-root/pkg/cpio"
 
+	"github.com/ptvmlab/ptvmlab/guesttests/proto"
 	"github.com/ptvmlab/ptvmlab/lab/cache"
 )
 
@@ -45,6 +47,14 @@ func TestBuildContentsAndReproducible(t *testing.T) {
 	for _, name := range []string{"init", "bin/ptvm-tests", "dev/console", "dev/null", "uml", "uml/linux", "proc", "sys", "tmp"} {
 		if _, ok := got[name]; !ok {
 			t.Errorf("image lacks %s", name)
+		}
+	}
+	// What the kernel's selftests exec must be there, and run.
+	for selftest, progs := range proto.SelftestPrograms {
+		for _, p := range progs {
+			if r, ok := got[strings.TrimPrefix(p, "/")]; !ok || r.Mode&0o111 == 0 {
+				t.Errorf("image lacks %s (or it is not executable), which the %s selftest execs", p, selftest)
+			}
 		}
 	}
 	if r := got["dev/console"]; r.Mode&cpio.S_IFMT != cpio.S_IFCHR || r.Rmajor != 5 || r.Rminor != 1 {

@@ -167,6 +167,33 @@ func sameKselftests(t *testing.T, r report.Run, era string) {
 		if own == 0 {
 			t.Errorf("%s %s: the series' own selftest did not run patched", era, arch)
 		}
+		for _, cell := range []string{era + "/auto/" + arch + "/default", era + "/none/" + arch + "/default"} {
+			noStrayChild(t, r, cell)
+		}
+	}
+}
+
+// noStrayChild: vmaccess's test forks a child that must block in its exec
+// of true. Had the exec failed, the child would run on into the test body
+// and fail its open of /proc/0/mem (vmaccess.c:40), in the log of
+// whichever test ran then, and the test would race its own child.
+func noStrayChild(t *testing.T, r report.Run, cellID string) {
+	t.Helper()
+	var walk func(ts []report.Test)
+	walk = func(ts []report.Test) {
+		for _, x := range ts {
+			for _, d := range x.Diagnostic {
+				if strings.Contains(d, "vmaccess.c:40:") {
+					t.Errorf("%s: %s: %q: vmaccess's child ran on past its exec of true", cellID, x.Name, d)
+				}
+			}
+			walk(x.Subtests)
+		}
+	}
+	for _, b := range r.Boots {
+		if b.Cell == cellID {
+			walk(b.Tests)
+		}
 	}
 }
 
