@@ -116,9 +116,10 @@ func Build(ctx context.Context, o Opts) (Image, error) {
 
 // inputDigest names everything an image is made from: the programs in it
 // (Binaries), the module's go.mod and go.sum, every file under guesttests/,
-// the Go toolchain, GOARCH, and each extra file's content. The contents are named by their sha256, kept
-// in the cache for the large files (a UML binary, the selftests), so that
-// a matrix's cells, which share them, do not each read them again.
+// the Go toolchain, GOARCH, and each extra file's content. The contents
+// are named by their sha256, kept in the cache for the large files (a UML
+// binary, the selftests), so that a matrix's cells, which share them, do
+// not each read them again.
 func inputDigest(o Opts) (string, error) {
 	h := sha256.New()
 	fmt.Fprintf(h, "initramfs/3 %s %s ia32=%v\n", runtime.Version(), o.GOARCH, o.IA32)

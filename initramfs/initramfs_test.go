@@ -49,7 +49,7 @@ func TestBuildContentsAndReproducible(t *testing.T) {
 			t.Errorf("image lacks %s", name)
 		}
 	}
-	// What the kernel's selftests exec must be there, and run.
+	// What the kernel's selftests exec must be there, and executable.
 	for selftest, progs := range proto.SelftestPrograms {
 		for _, p := range progs {
 			if r, ok := got[strings.TrimPrefix(p, "/")]; !ok || r.Mode&0o111 == 0 {
@@ -119,5 +119,25 @@ func BenchmarkInitramfsWarm(b *testing.B) {
 		if _, err := Build(context.Background(), opts); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestInputDigestNamesBinaries: an image is named by the programs in it,
+// so adding one makes a new image, not a cache hit on the old one. (It
+// changes Binaries, so it does not run in parallel.)
+func TestInputDigestNamesBinaries(t *testing.T) {
+	o := Opts{GOARCH: "386", ModuleDir: "..", Cache: cache.Dir(t.TempDir())}
+	before, err := inputDigest(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	Binaries["github.com/u-root/u-root/cmds/core/false"] = "/bin/false"
+	defer delete(Binaries, "github.com/u-root/u-root/cmds/core/false")
+	after, err := inputDigest(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before == after {
+		t.Errorf("adding a program to Binaries left the input digest at %s", before)
 	}
 }

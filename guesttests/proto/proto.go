@@ -68,9 +68,10 @@ const IA32TestsBinary = "/bin/ptvm-tests-386"
 // selftest (without its _64/_32) → where the image carries each; the
 // guest's PATH is /bin. vmaccess's child execs true and must block there:
 // when execlp fails, the child runs on into the rest of the test body and
-// the test races its own child (it fails when the child exits before the
-// parent opens its /proc/PID/mem). sleep, which vmaccess's attach test
-// execs, is left out on purpose: see the guest's knownFailures.
+// the test races its own child (on 6.12 and 7.3 it fails when the child
+// has exited before the parent opens its /proc/PID/mem). sleep, which
+// vmaccess's attach test execs, is left out on purpose: see the guest's
+// knownFailures.
 var SelftestPrograms = map[string][]string{"vmaccess": {"/bin/true"}}
 
 // KselftestDir holds the kernel's own ptrace and seccomp selftests, built

@@ -703,7 +703,7 @@ func waitGroupStopped(t *T, tr *ptrace.Tracee) {
 			if err != nil {
 				continue // gone
 			}
-			if st, err := statState(string(b)); err != nil || (st != 'T' && st != 't') {
+			if p, err := parseProcStat(string(b)); err != nil || (p.State != 'T' && p.State != 't') {
 				wchan, _ := os.ReadFile(dir + "/" + task.Name() + "/wchan")
 				running = fmt.Sprintf("task %s: stat %q, wchan %q", task.Name(), strings.TrimSpace(string(b)), wchan)
 				break
@@ -716,14 +716,4 @@ func waitGroupStopped(t *T, tr *ptrace.Tracee) {
 	}
 	tr.Kill()
 	t.Fatalf("the group-stop of %d did not complete in %d polls: %s", tr.Pid, polls, running)
-}
-
-// statState returns the state letter of a /proc/PID/stat line: the field
-// after the command, which is in parentheses and may hold anything.
-func statState(stat string) (byte, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 || i+2 >= len(stat) || stat[i+1] != ' ' {
-		return 0, fmt.Errorf("stat %q: no state after the command", stat)
-	}
-	return stat[i+2], nil
 }

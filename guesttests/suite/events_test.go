@@ -102,24 +102,3 @@ func TestExecBlock(t *testing.T) {
 		}
 	}
 }
-
-func TestStatState(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		stat    string
-		want    byte
-		wantErr bool
-	}{
-		{"303 (ptvm-tests) t 302 303 1 0 -1 4194560", 't', false},
-		{"304 (ptvm-tests) T 302 303 1 0 -1 1077936192", 'T', false},
-		{"305 (a) b) (c) S 1 2 3", 'S', false},
-		{"306 (no end S 1", 0, true},
-		{"307 (x)", 0, true},
-		{"", 0, true},
-	} {
-		got, err := statState(tc.stat)
-		if (err != nil) != tc.wantErr || got != tc.want {
-			t.Errorf("statState(%q) = %q, %v; want %q, error %v", tc.stat, got, err, tc.want, tc.wantErr)
-		}
-	}
-}

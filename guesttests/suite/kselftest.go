@@ -92,35 +92,58 @@ var knownFailures = map[string]string{
 
 const noUprobes = "no uprobe PMU (/sys/bus/event_source/devices/uprobe/type): the guest kernel has no CONFIG_UPROBE_EVENTS, which needs perf events and tracing"
 
-// lostTeardownSignal is why a seccomp_bpf tracer test can hang on any
-// kernel. Its tracer (start_tracer, for the TRACE_poke and TRACE_syscall
-// fixtures) loops "while (tracer_running) wait(&status)", and the fixture's
-// teardown stops it with SIGUSR1, whose handler clears tracer_running. A
-// SIGUSR1 that comes after the check and before wait() is lost: the tracer
-// waits for a tracee that now waits for it, until the harness's 30 s
-// timeout. That tracer resumes its tracee with PTRACE_CONT or
-// PTRACE_SYSCALL and addr 0, which the series leaves as it was.
-const lostTeardownSignal = "seccomp_bpf's tracer can miss its teardown's SIGUSR1 (it checks tracer_running, then waits)"
+// lostTeardownWhy is why a seccomp_bpf tracer test can hang on any
+// kernel. The tracer of the TRACE_poke fixture and of TRACE_syscall's
+// seccomp variant (start_tracer) loops "while (tracer_running)
+// wait(&status)", and the fixture's teardown stops it with SIGUSR1, whose
+// handler clears tracer_running. A SIGUSR1 that comes after the check and
+// before wait() is lost: the tracer waits for a tracee that now waits for
+// it, until the harness's 30 s timeout. These tracers resume with
+// PTRACE_CONT, so the tracee's teardown makes no stop that would wake the
+// tracer (TRACE_syscall's ptrace variant resumes with PTRACE_SYSCALL: its
+// kill() stops at syscall exit, and it cannot hang this way). PTRACE_CONT
+// turns syscall stops off, so the series' entry and exit checks are not
+// reached; its only code on this path clears the tag bits in
+// ptrace_resume(), which addr 0 does not set.
+const lostTeardownWhy = "seccomp_bpf's PTRACE_CONT tracer checks tracer_running, then waits, and can miss its teardown's SIGUSR1"
 
-// onlyLostTeardownSignals reports whether every failure in rep is a
-// seccomp_bpf tracer test that ran into the harness's timeout.
-func onlyLostTeardownSignals(base string, rep selftestReport) bool {
-	if base != "seccomp_bpf" {
-		return false
+// lostTeardownFixtures are the seccomp_bpf tests whose tracer resumes with
+// PTRACE_CONT.
+var lostTeardownFixtures = []string{"TRACE_poke.", "TRACE_syscall.seccomp."}
+
+// lostTeardownSignal reports whether run is a seccomp_bpf run that failed
+// only because one tracer test lost its teardown's signal, and which test,
+// with what /proc showed while it hung. Everything else must hold too:
+// the selftest printed its whole plan and exited 1 (the harness's own
+// failure), the test's only diagnostic is the harness's timeout line for
+// it, and while the test was silent every process below the harness slept
+// waiting for a child.
+func lostTeardownSignal(name string, run selftestRun) (string, silence, bool) {
+	if selftestBase(name) != "seccomp_bpf" || run.code != 1 || run.rep.Plan != len(run.rep.Results) {
+		return "", silence{}, false
 	}
-	n := 0
-	for _, r := range rep.Results {
+	var hung []string
+	for _, r := range run.rep.Results {
 		if r.Verdict != selftestFail {
 			continue
 		}
-		tracer := strings.HasPrefix(r.Name, "TRACE_poke.") || strings.HasPrefix(r.Name, "TRACE_syscall.")
-		timedOut := slices.ContainsFunc(r.Diag, func(d string) bool { return strings.HasSuffix(d, ": Test terminated by timeout") })
-		if !tracer || !timedOut {
-			return false
+		short := r.Name[strings.LastIndexByte(r.Name, '.')+1:]
+		fixture := slices.ContainsFunc(lostTeardownFixtures, func(p string) bool { return strings.HasPrefix(r.Name, p) })
+		if !fixture || len(r.Diag) != 1 || r.Diag[0] != "# "+short+": Test terminated by timeout" {
+			return "", silence{}, false
 		}
-		n++
+		hung = append(hung, r.Name)
 	}
-	return n > 0
+	if len(hung) != 1 {
+		return "", silence{}, false
+	}
+	bits := strings.TrimPrefix(name[len(selftestBase(name)):], "_")
+	for _, sl := range run.silences {
+		if m := ksftRunRe.FindStringSubmatch(sl.after); m != nil && m[1] == hung[0] && waitCycle(sl.procs, run.pid, bits) {
+			return hung[0], sl, true
+		}
+	}
+	return "", silence{}, false
 }
 
 const noUnixSockets = "socketpair(AF_UNIX) fails: the guest kernel has no CONFIG_UNIX"
@@ -205,32 +228,35 @@ func selftestBase(name string) string {
 	return name
 }
 
-// programsRoot is where the image's root is: "" in the guest, a
-// temporary directory in a host test.
-var programsRoot = ""
+// guestRoot is where the image's root is: "" in the guest, a temporary
+// directory in a host test.
+var guestRoot = ""
 
 // runSelftest runs the selftest binary dir/name and reports its results as
 // t's subtests. One whose programs (proto.SelftestPrograms) the image
 // lacks is not run: it would not test what it claims to.
 func runSelftest(t *T, dir, name string) {
 	for _, p := range proto.SelftestPrograms[selftestBase(name)] {
-		if st, err := os.Stat(programsRoot + p); err != nil || st.Mode()&0o111 == 0 {
+		if st, err := os.Stat(guestRoot + p); err != nil || st.Mode()&0o111 == 0 {
 			t.Fatalf("the image lacks %s, which %s execs by name: its child would run on into the test body instead (give the image %s)", p, name, p)
 		}
 	}
-	rep, v := runSelftestOnce(t, dir, name)
-	if v.fail != "" && onlyLostTeardownSignals(selftestBase(name), rep) {
+	run := runSelftestOnce(t, dir, name)
+	var rerun string
+	if hung, snap, ok := lostTeardownSignal(name, run); ok {
 		// The first attempt's failures go to the log, never away.
-		for _, r := range rep.Results {
-			if r.Verdict == selftestFail {
-				for _, d := range r.Diag {
-					t.Logf("first attempt: %s: %s", r.Name, d)
-				}
-			}
+		for _, l := range tailLines(run.rep, 5) {
+			t.Logf("first attempt: %s", l)
 		}
-		t.Logf("first attempt: %s, each a tracer test that ran into the harness's timeout: %s; running it once more, and the second attempt decides", v.fail, lostTeardownSignal)
-		rep, v = runSelftestOnce(t, dir, name)
+		for _, p := range snap.procs {
+			t.Logf("first attempt: %s silent: %s", hung, p)
+		}
+		t.Logf("first attempt: %s; %s hung with every process below the harness waiting for a child: %s; running it once more, and the second attempt decides",
+			run.outcome.fail, hung, lostTeardownWhy)
+		rerun = "second attempt; the first lost " + hung + "'s teardown signal"
+		run = runSelftestOnce(t, dir, name)
 	}
+	rep, v := run.rep, run.outcome
 	for _, r := range rep.Results {
 		t.Run(r.Name, func(st *T) {
 			if r.Verdict != selftestPass {
@@ -251,13 +277,15 @@ func runSelftest(t *T, dir, name string) {
 	if v.fail != "" {
 		// The failed results carry their own diagnostics; the end of the
 		// output says how the selftest ended, or all of it when it
-		// printed no results.
-		lines := rep.Lines
-		if n := len(lines) - 5; n > 0 && len(rep.Results) > 0 {
-			lines = lines[n:]
-		}
-		for _, l := range lines {
+		// printed no results; and what its processes did while it was
+		// silent.
+		for _, l := range tailLines(rep, 5) {
 			t.Logf("%s", l)
+		}
+		for _, sl := range run.silences {
+			for _, p := range sl.procs {
+				t.Logf("silent after %q: %s", sl.after, p)
+			}
 		}
 		t.Errorf("%s", v.fail)
 		return
@@ -266,13 +294,33 @@ func runSelftest(t *T, dir, name string) {
 		t.Skipf("%s", v.skip)
 	}
 	// No duration: the guest's clock is not to be trusted under TCG.
-	t.Result(v.summary)
+	t.Result(v.summary + prefixed("; ", rerun))
+}
+
+// tailLines are the last n lines of rep's output, or all of it when it
+// printed no results.
+func tailLines(rep selftestReport, n int) []string {
+	lines := rep.Lines
+	if k := len(lines) - n; k > 0 && len(rep.Results) > 0 {
+		lines = lines[k:]
+	}
+	return lines
+}
+
+// selftestRun is one run of a selftest binary.
+type selftestRun struct {
+	rep      selftestReport
+	code     int
+	outcome  selftestOutcome
+	pid      int       // the selftest's process: the harness
+	silences []silence // what /proc showed while it printed nothing
 }
 
 // runSelftestOnce runs the selftest binary dir/name once and judges what
 // it printed.
-func runSelftestOnce(t *T, dir, name string) (selftestReport, selftestOutcome) {
-	out, err := runSelftestBinary(t, name, exec.Command(filepath.Join(dir, name)))
+func runSelftestOnce(t *T, dir, name string) selftestRun {
+	cmd := exec.Command(filepath.Join(dir, name))
+	out, silences, err := runSelftestBinary(t, name, cmd)
 	code := 0
 	var ee *exec.ExitError
 	switch {
@@ -283,55 +331,77 @@ func runSelftestOnce(t *T, dir, name string) (selftestReport, selftestOutcome) {
 		t.Fatalf("%s: %v", name, err)
 	}
 	rep := parseSelftest(out)
-	return rep, judgeSelftest(selftestBase(name), rep, code, t.patched())
+	return selftestRun{rep: rep, code: code, outcome: judgeSelftest(selftestBase(name), rep, code, t.patched()),
+		pid: cmd.Process.Pid, silences: silences}
 }
+
+// silence is what a selftest's processes were doing once it had printed
+// nothing for hangProbeAfter: a hung test, or a slow one.
+type silence struct {
+	after string // the last line printed before it
+	procs []procState
+}
+
+// hangProbeAfter is how long a selftest prints nothing before its
+// processes are looked at: under the kselftest harness's 30 s limit on a
+// test, with a progress tick to spare. The unit tests shorten it.
+var hangProbeAfter = 20 * time.Second
+
+// takeSnapshot is snapshotProcs; the unit tests replace it.
+var takeSnapshot = snapshotProcs
 
 // runSelftestBinary runs cmd with its output going to a file, not a pipe:
 // a selftest's own children (the harness forks every test, tests fork
-// tracees) can outlive it and keep their output open (vmaccess's attach
-// test leaves one behind), and a pipe would keep exec's Wait waiting for
-// them. It returns all the selftest printed once the selftest has ended.
-// While it runs, t's progress lines say what it last printed; one that
-// prints nothing for ChildSilence is killed, and the error says so.
-func runSelftestBinary(t *T, name string, cmd *exec.Cmd) ([]byte, error) {
+// tracees) can outlive it and keep their output open, and a pipe would
+// keep exec's Wait waiting for them. It returns all the selftest printed
+// once the selftest has ended, and what its processes were doing in each
+// silence of hangProbeAfter. While it runs, t's progress lines say what it
+// last printed; one that prints nothing for ChildSilence is killed, and the
+// error says so.
+func runSelftestBinary(t *T, name string, cmd *exec.Cmd) ([]byte, []silence, error) {
 	f, err := os.CreateTemp("", name+"-*.out")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer os.Remove(f.Name())
 	defer f.Close()
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	tick := time.NewTicker(t.cfg.progress.interval())
 	defer tick.Stop()
 	var seen int64
-	moved, killed := time.Now(), false
+	var silences []silence
+	moved, killed, probed := time.Now(), false, false
 	for {
 		select {
 		case err := <-done:
 			out, rerr := os.ReadFile(f.Name())
 			if rerr != nil {
-				return nil, fmt.Errorf("read %s's output: %w", name, rerr)
+				return nil, silences, fmt.Errorf("read %s's output: %w", name, rerr)
 			}
 			if killed {
 				err = fmt.Errorf("%s printed nothing for %s and was killed: %v", name, childSilence, err)
 			}
-			return out, err
+			return out, silences, err
 		case <-tick.C:
 			st, err := f.Stat()
 			if err != nil {
 				continue
 			}
-			if n := st.Size(); n > seen {
-				seen, moved = n, time.Now()
+			switch n := st.Size(); {
+			case n > seen:
+				seen, moved, probed = n, time.Now(), false
 				t.Progressf("%s: last line: %s", name, lastOutputLine(f.Name()))
-			} else if !killed && time.Since(moved) >= childSilence {
+			case !killed && time.Since(moved) >= childSilence:
 				killed = true
 				_ = cmd.Process.Kill()
+			case !probed && time.Since(moved) >= hangProbeAfter:
+				probed = true
+				silences = append(silences, silence{after: lastOutputLine(f.Name()), procs: takeSnapshot(cmd.Process.Pid)})
 			}
 		}
 	}

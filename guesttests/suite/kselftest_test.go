@@ -1,10 +1,12 @@
 package suite
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -182,7 +184,7 @@ func TestRunSelftestBinaryOrphan(t *testing.T) {
 	var out lockedBuffer
 	tt := &T{name: "kselftest", cfg: Config{progress: &progress{w: &out, last: time.Now(), every: 50 * time.Millisecond}}}
 	start := time.Now()
-	got, err := runSelftestBinary(tt, "orphan", exec.Command("sh", "-c", "echo 1..1; (exec sleep 30) & sleep 0.2; echo ok 1 x"))
+	got, _, err := runSelftestBinary(tt, "orphan", exec.Command("sh", "-c", "echo 1..1; (exec sleep 30) & sleep 0.2; echo ok 1 x"))
 	if err != nil || string(got) != "1..1\nok 1 x\n" {
 		t.Fatalf("got %q, %v", got, err)
 	}
@@ -195,16 +197,34 @@ func TestRunSelftestBinaryOrphan(t *testing.T) {
 }
 
 // TestRunSelftestBinaryKillsASilentOne: a selftest silent for
-// childSilence is killed, and the error says so.
+// hangProbeAfter has its processes looked at (the real ones, in this
+// host's /proc), and one silent for childSilence is killed, and the error
+// says so.
 func TestRunSelftestBinaryKillsASilentOne(t *testing.T) {
-	old := childSilence
-	childSilence = 300 * time.Millisecond
-	defer func() { childSilence = old }()
+	oldSilence, oldProbe := childSilence, hangProbeAfter
+	childSilence, hangProbeAfter = 600*time.Millisecond, 200*time.Millisecond
+	defer func() { childSilence, hangProbeAfter = oldSilence, oldProbe }()
 	var out lockedBuffer
 	tt := &T{name: "kselftest", cfg: Config{progress: &progress{w: &out, last: time.Now(), every: 50 * time.Millisecond}}}
-	got, err := runSelftestBinary(tt, "hang", exec.Command("sh", "-c", "echo 1..1; exec sleep 30"))
-	if err == nil || !strings.Contains(err.Error(), "hang printed nothing for 300ms and was killed") || string(got) != "1..1\n" {
+	cmd := exec.Command("sh", "-c", "echo 1..1; sleep 30; echo not reached")
+	got, silences, err := runSelftestBinary(tt, "hang", cmd)
+	if err == nil || !strings.Contains(err.Error(), "hang printed nothing for 600ms and was killed") || string(got) != "1..1\n" {
 		t.Fatalf("got %q, %v", got, err)
+	}
+	if len(silences) != 1 || silences[0].after != "1..1" {
+		t.Fatalf("silences %+v, want one, after the plan", silences)
+	}
+	procs := silences[0].procs
+	if len(procs) != 2 || procs[0].PID != cmd.Process.Pid || procs[1].PPID != procs[0].PID || procs[1].Comm != "sleep" {
+		t.Fatalf("processes %v, want the shell and its sleep", procs)
+	}
+	for _, p := range procs {
+		if p.State != 'S' || p.Syscall < 0 {
+			t.Errorf("%s: want sleeping in a system call", p)
+		}
+	}
+	if runtime.GOARCH == "amd64" && !waitCalls["64"][procs[0].Syscall] {
+		t.Errorf("the shell: %s, want a wait for its child", procs[0])
 	}
 }
 
@@ -233,9 +253,9 @@ func TestRunSelftestNeedsItsPrograms(t *testing.T) {
 				os.MkdirAll(filepath.Join(root, "bin"), 0o755)
 				os.WriteFile(filepath.Join(root, "bin", "true"), []byte("#!/bin/sh\n"), 0o755)
 			}
-			old := programsRoot
-			programsRoot = root
-			defer func() { programsRoot = old }()
+			old := guestRoot
+			guestRoot = root
+			defer func() { guestRoot = old }()
 			var out lockedBuffer
 			tt := &T{name: tc.name, cfg: Config{Expect: proto.LevelNone, progress: &progress{w: &out, last: time.Now(), every: time.Hour}}}
 			tt.runLocked(func(tt *T) { runSelftest(tt, dir, tc.name) })
@@ -248,48 +268,92 @@ func TestRunSelftestNeedsItsPrograms(t *testing.T) {
 }
 
 // TestRunSelftestLostTeardownSignal: seccomp_bpf is run once more only
-// when every failure is a test of its tracer fixtures that ran into the
-// harness's timeout (start_tracer's lost SIGUSR1); the second attempt
-// decides, and the first one's failures are logged. Any other failure, or
-// a hang that comes again, fails.
+// when its one failure is a PTRACE_CONT tracer test that ran into the
+// harness's timeout while every process below the harness waited for a
+// child, and it printed its whole plan and exited 1; the second attempt
+// decides, says so in its result, and the first one's output and
+// processes are logged. Anything else fails at once, and so does the same
+// hang twice.
 func TestRunSelftestLostTeardownSignal(t *testing.T) {
 	const (
-		hung     = "echo '# negative_ENOSYS: Test terminated by timeout'; echo 'not ok 2 TRACE_syscall.seccomp.negative_ENOSYS'"
-		hungPoke = "echo '# read_has_side_effects: Test terminated by timeout'; echo 'not ok 2 TRACE_poke.read_has_side_effects'"
-		failed   = "echo '# seccomp_bpf.c:2191:negative_ENOSYS:Expected -1 (-1) == syscall(-1) (0)'; echo 'not ok 2 TRACE_syscall.seccomp.negative_ENOSYS'"
-		hungKcmp = "echo '# kcmp: Test terminated by timeout'; echo 'not ok 2 global.kcmp'"
-		passed   = "echo 'ok 2 TRACE_syscall.seccomp.negative_ENOSYS'"
+		negENOSYS = "TRACE_syscall.seccomp.negative_ENOSYS"
+		run       = "echo '#  RUN           " + negENOSYS + " ...'; sleep 0.4; "
+		hung      = run + "echo '# negative_ENOSYS: Test terminated by timeout'; echo 'not ok 2 " + negENOSYS + "'"
+		passed    = "echo 'ok 2 " + negENOSYS + "'"
 	)
+	self := 0 // the selftest's pid, which the fake snapshot is below
+	cycle := func(root int) []procState {
+		self = root
+		return []procState{{PID: root, State: 'S', Syscall: 7}, {PID: root + 1, PPID: root, State: 'S', Syscall: 114}, {PID: root + 2, PPID: root + 1, State: 'S', Syscall: 114}}
+	}
+	traced := func(root int) []procState {
+		p := cycle(root)
+		p[1].State = 't'
+		return p
+	}
 	for _, tc := range []struct {
 		name, selftest, first, second string
+		snapshot                      func(int) []procState
 		wantRuns                      int
 		wantFail                      bool
 	}{
-		{"a tracer test hung once", "seccomp_bpf_32", hung, passed, 2, false},
-		{"a TRACE_poke test hung once", "seccomp_bpf_64", hungPoke, passed, 2, false},
-		{"hung twice", "seccomp_bpf_32", hung, hung, 2, true},
-		{"a tracer test failed", "seccomp_bpf_32", failed, passed, 1, true},
-		{"another test hung", "seccomp_bpf_32", hungKcmp, passed, 1, true},
-		{"another selftest's tracer-named test hung", "get_syscall_info_32", hung, passed, 1, true},
-		{"hung and a second failure", "seccomp_bpf_32", hung + "; echo 'not ok 3 global.kcmp'", passed + "; echo 'ok 3 global.kcmp'", 1, true},
+		{"a seccomp tracer test lost its signal once", "seccomp_bpf_32", hung, passed, cycle, 2, false},
+		{"a TRACE_poke test lost its signal once", "seccomp_bpf_32",
+			"echo '#  RUN           TRACE_poke.read_has_side_effects ...'; sleep 0.4; echo '# read_has_side_effects: Test terminated by timeout'; echo 'not ok 2 TRACE_poke.read_has_side_effects'",
+			"echo 'ok 2 TRACE_poke.read_has_side_effects'", cycle, 2, false},
+		{"hung twice", "seccomp_bpf_32", hung, hung, cycle, 2, true},
+		{"the tracee was stopped, not waiting", "seccomp_bpf_32", hung, passed, traced, 1, true},
+		{"a 64-bit selftest's snapshot with 32-bit calls", "seccomp_bpf_64", hung, passed, cycle, 1, true},
+		{"the ptrace variant hung", "seccomp_bpf_32",
+			"echo '#  RUN           TRACE_syscall.ptrace.negative_ENOSYS ...'; sleep 0.4; echo '# negative_ENOSYS: Test terminated by timeout'; echo 'not ok 2 TRACE_syscall.ptrace.negative_ENOSYS'",
+			"echo 'ok 2 TRACE_syscall.ptrace.negative_ENOSYS'", cycle, 1, true},
+		{"a failed check, then the hang", "seccomp_bpf_32",
+			run + "echo '# seccomp_bpf.c:2191:negative_ENOSYS:Expected -1 (-1) == syscall(-1) (0)'; echo '# negative_ENOSYS: Test terminated by timeout'; echo 'not ok 2 " + negENOSYS + "'",
+			passed, cycle, 1, true},
+		{"another test's timeout line", "seccomp_bpf_32", run + "echo '# skip_after: Test terminated by timeout'; echo 'not ok 2 " + negENOSYS + "'", passed, cycle, 1, true},
+		{"a failed check, no hang", "seccomp_bpf_32", "echo '# seccomp_bpf.c:2191:negative_ENOSYS:Expected -1 (-1) == syscall(-1) (0)'; echo 'not ok 2 " + negENOSYS + "'", passed, cycle, 1, true},
+		{"a test outside the tracer fixtures hung", "seccomp_bpf_32", "echo '#  RUN           global.kcmp ...'; sleep 0.4; echo '# kcmp: Test terminated by timeout'; echo 'not ok 2 global.kcmp'", "echo 'ok 2 global.kcmp'", cycle, 1, true},
+		{"another selftest", "get_syscall_info_32", hung, passed, cycle, 1, true},
+		{"two hung", "seccomp_bpf_32", hung + "; echo '# skip_after: Test terminated by timeout'; echo 'not ok 3 TRACE_syscall.seccomp.skip_after'",
+			passed + "; echo 'ok 3 TRACE_syscall.seccomp.skip_after'", cycle, 1, true},
+		{"short of its plan", "seccomp_bpf_32", hung + "; exit 1", passed + "; echo 'ok 3 global.kcmp'", cycle, 1, true},
+		{"not the harness's exit code", "seccomp_bpf_32", hung + "; echo 'ok 3 global.kcmp'; exit 139", passed + "; echo 'ok 3 global.kcmp'", cycle, 1, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			script := "#!/bin/sh\ncd " + dir + "\necho run >> runs\necho 1..2\necho 'ok 1 global.mode_strict_support'\n" +
-				"if [ -e ran ]; then " + tc.second + "; else : > ran; " + tc.first + "; fi\n"
+			// Two results planned (three where a case prints a third), exit 1
+			// when a result failed, unless a case exits itself; the first
+			// run leaves a marker.
+			plan := "2"
+			if strings.Contains(tc.first, "not ok 3") || strings.Contains(tc.second, "ok 3") {
+				plan = "3"
+			}
+			script := "#!/bin/sh\ncd " + dir + "\necho run >> runs\n( (echo 1.." + plan + "\necho 'ok 1 global.mode_strict_support'\n" +
+				"if [ -e ran ]; then " + tc.second + "; else : > ran; " + tc.first + "; fi); echo $? > status) | tee out\n" +
+				"st=$(cat status); [ \"$st\" != 0 ] && exit $st\ngrep -q '^not ok' out && exit 1\nexit 0\n"
 			if err := os.WriteFile(filepath.Join(dir, tc.selftest), []byte(script), 0o755); err != nil {
 				t.Fatal(err)
 			}
+			oldProbe, oldSnap := hangProbeAfter, takeSnapshot
+			hangProbeAfter, takeSnapshot = 100*time.Millisecond, tc.snapshot
+			defer func() { hangProbeAfter, takeSnapshot = oldProbe, oldSnap }()
 			var out lockedBuffer
-			tt := &T{name: tc.selftest, cfg: Config{Expect: proto.LevelNone, progress: &progress{w: &out, last: time.Now(), every: time.Hour}}}
+			tt := &T{name: tc.selftest, cfg: Config{Expect: proto.LevelNone, progress: &progress{w: &out, last: time.Now(), every: 50 * time.Millisecond}}}
 			tt.runLocked(func(tt *T) { runSelftest(tt, dir, tc.selftest) })
-			runs, _ := os.ReadFile(filepath.Join(dir, "runs"))
+			runs, err := os.ReadFile(filepath.Join(dir, "runs"))
+			if err != nil {
+				t.Fatal(err)
+			}
 			if n := strings.Count(string(runs), "run"); n != tc.wantRuns || tt.failed != tc.wantFail {
 				t.Errorf("ran %d times, failed %v; want %d, %v; log %q", n, tt.failed, tc.wantRuns, tc.wantFail, tt.log)
 			}
-			logged := strings.Contains(strings.Join(tt.log, "\n"), "first attempt: TRACE_")
-			if logged != (tc.wantRuns == 2) {
-				t.Errorf("first attempt's failure logged: %v; log %q", logged, tt.log)
+			log := strings.Join(tt.log, "\n")
+			retried := strings.Contains(log, "first attempt: ") && strings.Contains(log, fmt.Sprintf("pid %d ", self+1))
+			if retried != (tc.wantRuns == 2) {
+				t.Errorf("first attempt's output and processes logged: %v; log %q", retried, tt.log)
+			}
+			if !tc.wantFail && !strings.Contains(tt.result, "second attempt; the first lost ") {
+				t.Errorf("result %q does not say it took a second attempt", tt.result)
 			}
 		})
 	}
